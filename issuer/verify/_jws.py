@@ -96,10 +96,9 @@ def parse(token: str, algorithms: Collection[str]) -> ParsedToken:
     except UnicodeEncodeError as error:
         raise VerificationError(Reason.MALFORMED, "non-ASCII token") from error
     parts = value.split(b".")
-    if len(parts) != 3 or not all(parts):
-        raise VerificationError(Reason.MALFORMED, "not three non-empty segments")
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        raise VerificationError(Reason.MALFORMED, "not three segments")
     header = _b64_json(parts[0])
-    _b64(parts[2])
     alg = header.get("alg")
     # RFC 8725 §3.1: the algorithm is pinned by the caller, never chosen by the token.
     if not isinstance(alg, str) or alg not in algorithms:
@@ -116,7 +115,11 @@ def parse(token: str, algorithms: Collection[str]) -> ParsedToken:
         raise VerificationError(Reason.WRONG_TYP, repr(typ))
     if not isinstance(header.get("kid"), str):
         raise VerificationError(Reason.UNKNOWN_KID, "no kid")
-    return ParsedToken(value=value, header=header, payload=_b64_json(parts[1]))
+    payload = _b64_json(parts[1])
+    if not parts[2]:
+        raise VerificationError(Reason.BAD_SIGNATURE, "stripped signature")
+    _b64(parts[2])
+    return ParsedToken(value=value, header=header, payload=payload)
 
 
 def verify_signature(token: ParsedToken, key: VerificationKey) -> None:

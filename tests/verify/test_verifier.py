@@ -34,9 +34,7 @@ def test_ed25519_key_verifies_under_both_names_without_warning(
         assert verifier.verify(token).sub == "user-42"
 
 
-def test_ed25519_refused_when_the_caller_pins_rs256(
-    issuer: IssuerHandle, clock: Clock
-) -> None:
+def test_ed25519_refused_when_the_caller_pins_rs256(issuer: IssuerHandle, clock: Clock) -> None:
     verifier = Verifier(
         issuer.issuer_url, AUDIENCE, algorithms=["RS256"], clock=clock, http_client=issuer.client()
     )
@@ -81,9 +79,7 @@ def test_static_jwks_verifier_never_fetches(
     assert verifier.jwks_fetches == 0 and issuer.double.jwks_requests == 0
 
 
-def test_interoperates_with_pyjwt_signed_tokens(
-    keys: dict[str, SigningKey], clock: Clock
-) -> None:
+def test_interoperates_with_pyjwt_signed_tokens(keys: dict[str, SigningKey], clock: Clock) -> None:
     key = keys["RS256"]
     now = int(clock())
     claims = {"iss": ISSUER_URL, "sub": "s", "aud": AUDIENCE, "exp": now + 60, "iat": now}
