@@ -56,7 +56,8 @@ class KeyCache:
         self._etag: str | None = None
         self._fresh_until = -math.inf
         self._usable_until = -math.inf
-        self._last_attempt = -math.inf
+        self._last_kid_refetch = -math.inf
+        self._generation = 0
         self._lock = threading.Lock()
         self._async_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self.fetches = 0
@@ -67,7 +68,7 @@ class KeyCache:
             return True
         # An unknown kid may mean a rotation we have not seen: refetch, at most once
         # per cool-down, so a flood of invented kids cannot become a flood of fetches.
-        return kid not in self._keys and now - self._last_attempt >= self._policy.cooldown
+        return kid not in self._keys and now - self._last_kid_refetch >= self._policy.cooldown
 
     def _lookup(self, kid: str) -> VerificationKey:
         if self._clock() >= self._usable_until:
@@ -79,18 +80,25 @@ class KeyCache:
 
     def get(self, kid: str) -> VerificationKey:
         if self._needs_fetch(kid, self._clock()):
+            generation = self._generation
             with self._lock:
-                if self._needs_fetch(kid, self._clock()):
+                if self._should_fetch(kid, generation):
                     self._fetch()
+                    self._generation += 1
         return self._lookup(kid)
 
     async def aget(self, kid: str) -> VerificationKey:
         if self._needs_fetch(kid, self._clock()):
-            # Single flight: waiters re-check after the fetch and find the cool-down running.
+            generation = self._generation
             async with self._async_lock():
-                if self._needs_fetch(kid, self._clock()):
+                if self._should_fetch(kid, generation):
                     await self._afetch()
+                    self._generation += 1
         return self._lookup(kid)
+
+    def _should_fetch(self, kid: str, generation: int) -> bool:
+        # Single flight: a caller that waited while another fetched uses that result.
+        return generation == self._generation and self._needs_fetch(kid, self._clock())
 
     def _async_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -124,7 +132,9 @@ class KeyCache:
             self._failed(error)
 
     def _begin(self) -> None:
-        self._last_attempt = self._clock()
+        now = self._clock()
+        if now < self._fresh_until:  # fresh keys, so this fetch is for an unknown kid
+            self._last_kid_refetch = now
 
     def _conditional(self) -> dict[str, str]:
         # RFC 9110 §13.1.2: revalidate with the ETag; a 304 keeps the keys we have.
@@ -144,7 +154,7 @@ class KeyCache:
     def _failed(self, error: Exception) -> None:
         # Keep serving the last good keys (until _usable_until); retry after the cool-down.
         log.warning("JWKS refresh from %s failed: %s", self._issuer_url, error)
-        self._fresh_until = self._clock() + self._policy.cooldown
+        self._fresh_until = self._last_kid_refetch = self._clock() + self._policy.cooldown
 
 
 class StaticKeys:

@@ -7,6 +7,7 @@ it (issuer_url, a mint function, clients bound to the app) and every verify test
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -111,6 +112,7 @@ class IssuerDouble:
     down: bool = False
     jwks_requests: int = 0
     not_modified: int = 0
+    latency: float = 0.01
 
     def jwks_body(self) -> bytes:
         return json.dumps({"keys": [k.jwk for k in self.published]}).encode()
@@ -132,6 +134,11 @@ class IssuerDouble:
             headers["Content-Type"] = "application/jwk-set+json"
             return httpx.Response(200, content=body, headers=headers)
         return httpx.Response(404)
+
+    async def ahandle(self, request: httpx.Request) -> httpx.Response:
+        """The same, with network latency, so concurrent callers really overlap."""
+        await asyncio.sleep(self.latency)
+        return self.handle(request)
 
     def discovery(self) -> dict[str, Any]:
         return {
@@ -183,12 +190,11 @@ def make_handle(double: IssuerDouble, active: dict[str, SigningKey]) -> IssuerHa
         head = {"alg": alg, "kid": signer.kid, "typ": typ, **(header or {})}
         return sign_token({k: v for k, v in head.items() if v is not None}, claims, signer)
 
-    transport = httpx.MockTransport(double.handle)
     return IssuerHandle(
         issuer_url=double.issuer_url,
         audience=AUDIENCE,
         mint=mint,
-        client=lambda: httpx.Client(transport=transport),
-        async_client=lambda: httpx.AsyncClient(transport=transport),
+        client=lambda: httpx.Client(transport=httpx.MockTransport(double.handle)),
+        async_client=lambda: httpx.AsyncClient(transport=httpx.MockTransport(double.ahandle)),
         double=double,
     )
