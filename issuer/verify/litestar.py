@@ -1,18 +1,19 @@
 """Litestar integration: bearer-token dependencies and scope/role guards (RFC 6750).
 
-Setup: `Litestar(..., plugins=[BearerAuth(verifier)])`; handlers then ask for `claims`
-(required) or `optional_claims`, and routes add `guards=[requires_scopes("x")]`.
+Setup: `Litestar(..., plugins=[BearerAuth(verifier)])`; handlers then ask for
+`claims: Claims` or `optional_claims: OptionalClaims`; routes add
+`guards=[requires_scopes("x")]` or `guards=[requires_roles("admin")]`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeAlias
 
 from litestar import Request
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import (
     NotAuthorizedException,
     PermissionDeniedException,
@@ -26,7 +27,12 @@ from ._claims import AccessTokenClaims
 from ._errors import Reason, VerificationError
 from ._verifier import Verifier
 
-__all__ = ["BearerAuth", "requires_roles", "requires_scopes"]
+__all__ = ["BearerAuth", "Claims", "OptionalClaims", "requires_roles", "requires_scopes"]
+
+Claims: TypeAlias = NamedDependency[AccessTokenClaims]
+"""Annotation for the `claims` dependency: `async def h(claims: Claims)`."""
+OptionalClaims: TypeAlias = NamedDependency[AccessTokenClaims | None]
+"""Annotation for the `optional_claims` dependency (None when no Authorization header)."""
 
 log = logging.getLogger("issuer.verify")
 _STATE_KEY = "issuer.verify.claims"
@@ -44,7 +50,7 @@ def _challenge(error: str | None = None, description: str = "", scope: str = "")
 
 
 def _unauthorized(error: str | None, description: str) -> NotAuthorizedException:
-    header = _challenge(error, description)
+    header = _challenge(error, description if error else "")
     return NotAuthorizedException(detail=description, headers={"WWW-Authenticate": header})
 
 
