@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TypeAlias
 
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from examples.resource_service.app import create_app
@@ -12,7 +14,7 @@ from issuer.verify import Verifier
 
 from .issuer_double import Clock, IssuerHandle
 
-Client = AsyncTestClient  # type: ignore[type-arg]
+Client: TypeAlias = "AsyncTestClient[Litestar]"
 
 
 @pytest.fixture
