@@ -28,8 +28,8 @@ class Ctx:
         return {"alg": alg, "kid": self.keys[key].kid, "typ": "at+jwt", **extra}
 
     def claims(self) -> dict[str, object]:
-        token = self.issuer.mint()
-        return json.loads(_unb64(token.split(".")[1]))
+        claims: dict[str, object] = json.loads(_unb64(self.issuer.mint().split(".")[1]))
+        return claims
 
 
 def _unb64(segment: str) -> bytes:
