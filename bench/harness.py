@@ -46,7 +46,7 @@ SCENARIOS = (
     "userinfo",
     "verify",
 )
-PEER_SCENARIOS = ("jwks", "client_credentials")
+PEER_SCENARIOS = ("jwks", "client_credentials", "verify")
 ALGS = ("RS256", "EdDSA")
 OPENSSL_KEY = {"RS256": "rsa2048", "EdDSA": "ed25519"}
 AUDIENCE = "urn:bench:api"
@@ -482,7 +482,7 @@ def ensure_peer() -> None:
         raise BenchError(f"npm install in bench/.peer failed:\n{cp.stderr[-800:]}")
 
 
-def bench_peer(args: argparse.Namespace, tmp: Path, limits: dict[str, Any]) -> list[Row]:
+def bench_peer(args: argparse.Namespace, tmp: Path, py: str, limits: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     for alg in args.algs:
         port = args.peer_port
@@ -513,13 +513,29 @@ def bench_peer(args: argparse.Namespace, tmp: Path, limits: dict[str, Any]) -> l
                 if sc not in args.scenarios:
                     continue
                 log(f"peer {sc} {alg}")
-                row = Row("peer", sc, alg, None)
+                row = Row("peer", "verify peer-tokens" if sc == "verify" else sc, alg, None)
                 row.limit, row.limit_basis = scenario_limit(limits, sc, alg)
                 try:
+                    if sc == "verify":
+                        row.note = "issuer.verify on the peer's tokens"
+                        toks = [
+                            json.loads(
+                                http(
+                                    "POST",
+                                    conf["token_endpoint"],
+                                    form={"grant_type": "client_credentials", "scope": SCOPE},
+                                    headers={"Authorization": basic("bench", "bench-secret")},
+                                )[2]
+                            )["access_token"]
+                            for _ in range(50)
+                        ]
+                        bench_verify(args, tmp, py, base, alg, toks, row)
+                        continue
                     drive(loads[sc], args, row, p80=False)
                 except BenchError as exc:
                     row.status, row.note = "failed", str(exc)
-                rows.append(row)
+                finally:
+                    rows.append(row)
         finally:
             PROCS.stop(proc)
     return rows
@@ -762,7 +778,6 @@ def bench_issuer_server(
             Row("issuer", sc, alg, workers, "unavailable", f"discovery: {exc}")
             for sc in args.scenarios
         ]
-    tok_url = conf.get("token_endpoint")
     cc_id, cc_secret = iss.clients[f"cc-{alg}"]
     login_id, login_secret = iss.clients[f"login-{alg}"]
 
@@ -858,7 +873,15 @@ def bench_issuer_server(
         log(f"issuer {sc} {alg} workers={workers}")
         try:
             if sc == "verify":
-                bench_verify(iss, base, alg, row)
+                toks = [
+                    iss.token(
+                        need("token_endpoint"),
+                        f"cc-{alg}",
+                        {"grant_type": "client_credentials", "scope": SCOPE},
+                    )["access_token"]
+                    for _ in range(50)
+                ]
+                bench_verify(args, iss.tmp, iss.py, base, alg, toks, row)
             else:
                 load = make_load(sc)
                 before = metric_sum(base, "reuse") if sc == "refresh" else None
@@ -876,38 +899,30 @@ def bench_issuer_server(
         except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
             row.status, row.note = "failed", f"{type(exc).__name__}: {exc}"
         rows.append(row)
-    del tok_url
     return rows
 
 
-def bench_verify(iss: Issuer, base: str, alg: str, row: Row) -> None:
-    conf = discover(base)
-    toks = []
-    for _ in range(50):
-        toks.append(
-            iss.token(
-                conf["token_endpoint"],
-                f"cc-{alg}",
-                {"grant_type": "client_credentials", "scope": SCOPE},
-            )["access_token"]
-        )
-    f = iss.tmp / f"verify-{alg}.txt"
-    f.write_text("\n".join(toks) + "\n")
+def bench_verify(
+    args: argparse.Namespace, tmp: Path, py: str, base: str, alg: str, tokens: list[str], row: Row
+) -> None:
+    """issuer.verify in a process of its own on the load CPU, verifying cached tokens."""
+    f = tmp / f"verify-{alg}.txt"
+    f.write_text("\n".join(tokens) + "\n")
     cp = run(
         [
             "taskset",
             "-c",
-            iss.args.load_cpu,
-            iss.py,
+            args.load_cpu,
+            py,
             str(HERE / "rates.py"),
             "verify",
             base,
             AUDIENCE,
             alg,
             str(f),
-            str(iss.args.secs),
+            str(args.secs),
         ],
-        timeout=iss.args.secs + 120,
+        timeout=args.secs + 120,
         cwd=REPO,
     )
     try:
@@ -922,7 +937,8 @@ def bench_verify(iss: Issuer, base: str, alg: str, row: Row) -> None:
         return
     row.rps, row.p50_ms, row.p99_ms = res["rate"], res.get("p50_ms"), res.get("p99_ms")
     row.errors, row.requests = res["errors"], res["n"]
-    row.note = f"in-process, {res['mode']}, CPU {iss.args.load_cpu}"
+    row.extra["jwks_fetches"] = res.get("jwks_fetches")
+    row.note = f"in-process issuer.verify ({res['mode']}) on CPU {args.load_cpu}"
     if res.get("first_error"):
         row.note += f"; first error: {res['first_error']}"
 
@@ -978,7 +994,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if any(x not in ALGS for x in a.algs):
         p.error("--algs takes RS256 and/or EdDSA")
     a.worker_list = [1, 2] if a.workers == "both" else [int(a.workers)]
-    a.wants_argon2 = "password" in a.scenarios and not a.peer_only
+    a.wants_argon2 = "password" in a.scenarios
     if a.secs < 1 or a.secs > 600:
         p.error("--secs must be between 1 and 600")
     return a
@@ -1015,7 +1031,12 @@ def compute_ratios(rows: list[Row]) -> None:
     for r in rows:
         if r.rps is not None and r.limit:
             r.ratio = r.rps / r.limit
-        if r.target == "issuer" and r.rps is not None and (r.scenario, r.alg) in peer:
+        if (
+            r.target == "issuer"
+            and r.scenario != "verify"
+            and r.rps is not None
+            and (r.scenario, r.alg) in peer
+        ):
             r.vs_peer = r.rps / peer[(r.scenario, r.alg)]
 
 
@@ -1044,7 +1065,7 @@ def main(argv: list[str]) -> int:
             iss.preflight()  # fail fast, before minutes of peer and limits
         limits = measure_limits(args, py)
         if not args.no_peer:
-            rows += bench_peer(args, tmp, limits)
+            rows += bench_peer(args, tmp, py, limits)
         if iss is not None:
             iss.create_db()
             iss.setup()
@@ -1095,6 +1116,13 @@ def main(argv: list[str]) -> int:
     if failure:
         print(f"\nbench: error: {failure}", file=sys.stderr)
         return 2
+    not_ok = [r for r in rows if r.status != "ok"]
+    if not_ok:
+        print(
+            f"\nbench: {len(not_ok)} scenario run(s) unavailable or failed (see the table)",
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 

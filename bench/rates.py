@@ -35,27 +35,22 @@ def _percentiles(samples_ns: list[int]) -> dict[str, float]:
 
 
 def find_hasher() -> tuple[Any, str]:
+    """The issuer's own PasswordHasher when its accounts package exposes one."""
+    import importlib
+
     import argon2
 
-    try:
-        import issuer.accounts as accounts  # the server's own parameters, if exposed
-    except Exception:
-        accounts = None
-    if accounts is not None:
-        for name in dir(accounts):
-            obj = getattr(accounts, name)
-            if isinstance(obj, argon2.PasswordHasher):
-                return obj, f"issuer.accounts.{name}"
-            if callable(obj) and name.lower() in {"password_hasher", "get_hasher", "hasher"}:
-                try:
-                    got = obj()
-                except Exception:  # noqa: S112 - not the accessor we are looking for
-                    continue
-                if isinstance(got, argon2.PasswordHasher):
-                    return got, f"issuer.accounts.{name}()"
-    return argon2.PasswordHasher(
-        time_cost=3, memory_cost=65536, parallelism=4
-    ), "argon2-cffi defaults (t=3, m=64 MiB, p=4)"
+    for modname in ("issuer.accounts", "issuer.accounts.passwords", "issuer.passwords"):
+        try:
+            mod = importlib.import_module(modname)
+        except Exception:  # noqa: S112 - not there (yet): try the next place
+            continue
+        for name in dir(mod):
+            if isinstance(getattr(mod, name), argon2.PasswordHasher):
+                return getattr(mod, name), f"{modname}.{name}"
+    return argon2.PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4), (
+        "argon2-cffi defaults"
+    )
 
 
 def argon2_rate(secs: float) -> None:
@@ -144,6 +139,7 @@ def verify_rate(issuer_url: str, audience: str, alg: str, tokens_file: str, secs
             "errors": errors,
             "first_error": first_error,
             "mode": "async" if inspect.iscoroutinefunction(fn) else "sync",
+            "jwks_fetches": getattr(verifier, "jwks_fetches", None),
             **_percentiles(samples),
         }
     )

@@ -144,7 +144,9 @@ def plot(res: dict[str, Any], path: Path) -> str | None:
             f"issuer (blue, {w} worker{'s' if w > 1 else ''}) and peer (orange); "
             "black bar = one-core limit"
         )
-    fig.suptitle(f"bench {res.get('started', '')} ({res.get('config', {}).get('db', '')})")
+    cfg = res.get("config", {})
+    what = "peer only" if cfg.get("peer_only") else cfg.get("db", "")
+    fig.suptitle(f"bench {res.get('started', '')} ({what})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
