@@ -531,7 +531,7 @@ def bench_peer(args: argparse.Namespace, tmp: Path, py: str, limits: dict[str, A
                         ]
                         bench_verify(args, tmp, py, base, alg, toks, row)
                         continue
-                    drive(loads[sc], args, row, p80=False)
+                    drive(loads[sc], args, row, p80=args.peer_p80)
                 except BenchError as exc:
                     row.status, row.note = "failed", str(exc)
                 finally:
@@ -976,6 +976,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--peer-only", action="store_true", help="limits and the peer only")
     p.add_argument("--no-peer", action="store_true")
     p.add_argument("--no-p80", action="store_true", help="skip the p99-at-80%%-of-peak pass")
+    p.add_argument("--peer-p80", action="store_true", help="the 80%% pass for the peer too")
     p.add_argument("--limit-secs", type=int, default=3, help="openssl speed -seconds (3)")
     p.add_argument("--server-cpus", default="0", help="taskset CPU list of the server (0)")
     p.add_argument("--load-cpu", default="1", help="taskset CPU list of wrk (1)")
