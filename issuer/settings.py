@@ -1,0 +1,171 @@
+"""ISSUER_* environment → one frozen Settings, validated once at start."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = ["ConfigError", "Settings"]
+
+SIGNING_ALGS = ("RS256", "EdDSA")
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message names the variable and what is wrong."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _issuer_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"ISSUER_URL must be an absolute http(s) URL, got {raw!r}")
+    if parts.query or parts.fragment:
+        # RFC 8414 §2: the issuer identifier has no query or fragment components.
+        raise ConfigError("ISSUER_URL must not have a query or fragment")
+    if parts.scheme != "https" and not _is_loopback(parts.hostname):
+        raise ConfigError(f"ISSUER_URL must use https unless the host is loopback, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _database_url(raw: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(
+            f"ISSUER_DATABASE_URL is not a SQLAlchemy URL: {raw!r} "
+            "(e.g. postgresql+asyncpg://user@host/db or sqlite+aiosqlite:///issuer.db)"
+        ) from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend == "postgresql" and driver in ("", "asyncpg"):
+        return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    if backend == "sqlite" and driver in ("", "aiosqlite"):
+        return url.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    raise ConfigError(
+        f"ISSUER_DATABASE_URL must be postgresql+asyncpg:// or sqlite+aiosqlite://, "
+        f"got driver {url.drivername!r}"
+    )
+
+
+def decode_kek(raw: str, source: str) -> bytes:
+    """Decode a base64url key-encryption key; it must be exactly 32 bytes (AES-256)."""
+    text = raw.strip()
+    try:
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{source} is not base64url") from None
+    if len(key) != 32:
+        raise ConfigError(f"{source} must decode to 32 bytes, got {len(key)}")
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the issuer reads from its environment; see the README's table."""
+
+    url: str = "http://127.0.0.1:8000"
+    database_url: str = "sqlite+aiosqlite:///issuer.db"
+    keys_dir: Path = Path("keys")
+    kek: bytes | None = field(default=None, repr=False)
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 2_592_000
+    family_lifetime: int = 7_776_000
+    refresh_grace_seconds: int = 0
+    default_alg: str = "RS256"
+    eddsa_jws_alg: str = "EdDSA"
+    signing_algs: tuple[str, ...] = SIGNING_ALGS
+    rsa_key_size: int = 2048
+    jwks_max_age: int = 300
+    ring_refresh_seconds: float = 5.0
+    key_rotation_days: float = 0.0
+    cleanup_interval_seconds: float = 600.0
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
+    max_body_bytes: int = 16_384
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        default_alg = env.get("ISSUER_DEFAULT_ALG") or "RS256"
+        if default_alg not in SIGNING_ALGS:
+            raise ConfigError(f"ISSUER_DEFAULT_ALG must be RS256 or EdDSA, got {default_alg!r}")
+        eddsa = env.get("ISSUER_EDDSA_JWS_ALG") or "EdDSA"
+        if eddsa not in ("EdDSA", "Ed25519"):
+            raise ConfigError(f"ISSUER_EDDSA_JWS_ALG must be EdDSA or Ed25519, got {eddsa!r}")
+        rsa_bits = _int(env, "ISSUER_RSA_KEY_SIZE", 2048, minimum=2048)
+        if rsa_bits not in (2048, 3072, 4096):
+            raise ConfigError(f"ISSUER_RSA_KEY_SIZE must be 2048, 3072 or 4096, got {rsa_bits}")
+        kek_raw = env.get("ISSUER_KEK")
+        return cls(
+            url=_issuer_url(env.get("ISSUER_URL") or "http://127.0.0.1:8000"),
+            database_url=_database_url(
+                env.get("ISSUER_DATABASE_URL") or "sqlite+aiosqlite:///issuer.db"
+            ),
+            keys_dir=Path(env.get("ISSUER_KEYS_DIR") or "keys"),
+            kek=decode_kek(kek_raw, "ISSUER_KEK") if kek_raw else None,
+            access_token_ttl=_int(env, "ISSUER_ACCESS_TOKEN_TTL", 900, minimum=1),
+            refresh_token_ttl=_int(env, "ISSUER_REFRESH_TOKEN_TTL", 2_592_000, minimum=1),
+            family_lifetime=_int(env, "ISSUER_FAMILY_LIFETIME", 7_776_000, minimum=1),
+            refresh_grace_seconds=_int(env, "ISSUER_REFRESH_GRACE_SECONDS", 0),
+            default_alg=default_alg,
+            eddsa_jws_alg=eddsa,
+            rsa_key_size=rsa_bits,
+            jwks_max_age=_int(env, "ISSUER_JWKS_MAX_AGE", 300),
+            ring_refresh_seconds=_float(env, "ISSUER_RING_REFRESH_SECONDS", 5.0, minimum=0.05),
+            key_rotation_days=_float(env, "ISSUER_KEY_ROTATION_DAYS", 0.0),
+            cleanup_interval_seconds=_float(
+                env, "ISSUER_CLEANUP_INTERVAL_SECONDS", 600.0, minimum=1.0
+            ),
+            login_max_failures=_int(env, "ISSUER_LOGIN_MAX_FAILURES", 5, minimum=1),
+            login_window_seconds=_int(env, "ISSUER_LOGIN_WINDOW_SECONDS", 300, minimum=1),
+        )
+
+    @property
+    def kek_path(self) -> Path:
+        return self.keys_dir / "kek"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,55 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from issuer.settings import ConfigError, Settings
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = Settings.from_env({})
+    assert settings.url == "http://127.0.0.1:8000"
+    assert settings.database_url == "sqlite+aiosqlite:///issuer.db"
+    assert settings.keys_dir == Path("keys")
+    assert settings.kek is None
+    assert (settings.access_token_ttl, settings.refresh_token_ttl) == (900, 2_592_000)
+    assert settings.default_alg == "RS256"
+    assert settings.jwks_max_age == 300
+
+
+def test_plain_postgres_url_gets_the_async_driver() -> None:
+    settings = Settings.from_env({"ISSUER_DATABASE_URL": "postgresql://u:p@db:5432/issuer"})
+    assert settings.database_url == "postgresql+asyncpg://u:p@db:5432/issuer"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ISSUER_DATABASE_URL", "not a url", "not a SQLAlchemy URL"),
+        ("ISSUER_DATABASE_URL", "mysql://db/x", "must be postgresql+asyncpg"),
+        ("ISSUER_KEK", "c2hvcnQ", "must decode to 32 bytes"),
+        ("ISSUER_KEK", "!!!not base64!!!", "not base64url"),
+        ("ISSUER_URL", "http://issuer.example.com", "must use https"),
+        ("ISSUER_URL", "https://issuer.example.com?x=1", "query or fragment"),
+        ("ISSUER_URL", "issuer.example.com", "absolute http(s) URL"),
+        ("ISSUER_ACCESS_TOKEN_TTL", "soon", "whole number"),
+        ("ISSUER_ACCESS_TOKEN_TTL", "0", "at least 1"),
+        ("ISSUER_DEFAULT_ALG", "HS256", "RS256 or EdDSA"),
+        ("ISSUER_RSA_KEY_SIZE", "1024", "at least 2048"),
+        ("ISSUER_RING_REFRESH_SECONDS", "often", "a number"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+        Settings.from_env({name: value})
+    assert name in str(caught.value)
+
+
+def test_https_issuer_with_path_prefix_is_kept_without_trailing_slash() -> None:
+    settings = Settings.from_env({"ISSUER_URL": "https://login.example.com/tenant-a/"})
+    assert settings.url == "https://login.example.com/tenant-a"
+
+
+def test_loopback_issuer_may_be_plain_http() -> None:
+    assert Settings.from_env({"ISSUER_URL": "http://localhost:9000"}).url == "http://localhost:9000"
+    assert Settings.from_env({"ISSUER_URL": "http://[::1]:9000"}).url == "http://[::1]:9000"
