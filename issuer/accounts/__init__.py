@@ -1,0 +1,1 @@
+"""Users (Argon2id passwords) and clients (generated secrets, stored as digests)."""

@@ -1,0 +1,143 @@
+import hashlib
+
+import pytest
+
+from issuer.accounts.clients import create_client
+from issuer.accounts.secrets import secret_digest, secret_matches
+from issuer.accounts.users import AccountError, create_user
+from issuer.clock import utcnow
+from issuer.store import audit, clients, users
+from issuer.store.database import Database
+
+ISSUER = "http://127.0.0.1:8000"
+
+
+async def test_user_email_is_case_insensitive_and_unique(database: Database) -> None:
+    async with database.session() as session:
+        user = await create_user(
+            session,
+            email="Ada@Example.COM",
+            password="pw",
+            roles=["admin", "admin"],
+            now=utcnow(),
+            actor="test",
+        )
+    assert user.email == "ada@example.com"
+    assert user.roles == ["admin"]
+    with pytest.raises(AccountError, match="already exists"):
+        async with database.session() as session:
+            await create_user(
+                session, email="ADA@example.com", password="pw", now=utcnow(), actor="test"
+            )
+    async with database.session() as session:
+        found = await users.by_email(session, "ada@EXAMPLE.com")
+        events = await audit.recent(session, action="user.create")
+    assert found is not None and found.id == user.id
+    assert [e.subject for e in events] == [user.id]
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "roles", "message"),
+    [
+        ("not-an-email", "pw", [], "not an e-mail"),
+        ("a@b.co", "", [], "empty"),
+        ("a@b.co", "pw", ["bad role!"], "not a role"),
+    ],
+)
+async def test_bad_user_input_is_refused(
+    database: Database, email: str, password: str, roles: list[str], message: str
+) -> None:
+    with pytest.raises(AccountError, match=message):
+        async with database.session() as session:
+            await create_user(
+                session, email=email, password=password, roles=roles, now=utcnow(), actor="t"
+            )
+
+
+async def test_confidential_client_secret_is_shown_once_and_stored_as_digest(
+    database: Database,
+) -> None:
+    async with database.session() as session:
+        new = await create_client(
+            session,
+            client_id="svc",
+            grant_types=["client_credentials"],
+            scopes=["api"],
+            audiences=["urn:api", "urn:other"],
+            default_audience=ISSUER,
+            now=utcnow(),
+            actor="t",
+        )
+    assert new.secret is not None and len(new.secret) >= 43  # 32 bytes, base64url
+    async with database.session() as session:
+        stored = await clients.by_id(session, "svc")
+    assert stored is not None
+    assert stored.secret_digest == hashlib.sha256(new.secret.encode()).digest()
+    assert new.secret.encode() not in (stored.secret_digest or b"")
+    assert stored.audiences == ["urn:api", "urn:other"]
+    assert secret_matches(new.secret, stored.secret_digest)
+    assert not secret_matches(new.secret + "x", stored.secret_digest)
+
+
+async def test_client_defaults(database: Database) -> None:
+    async with database.session() as session:
+        confidential = await create_client(
+            session,
+            client_id="c",
+            grant_types=[],
+            scopes=[],
+            audiences=[],
+            default_audience=ISSUER,
+            now=utcnow(),
+            actor="t",
+        )
+        public = await create_client(
+            session,
+            client_id="p",
+            grant_types=[],
+            scopes=[],
+            audiences=[],
+            public=True,
+            default_audience=ISSUER,
+            now=utcnow(),
+            actor="t",
+        )
+    assert confidential.client.grant_types == ["client_credentials"]
+    assert confidential.client.audiences == [ISSUER]
+    assert public.secret is None and public.client.secret_digest is None
+    assert public.client.grant_types == ["refresh_token"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"client_id": "bad id"}, "not a client id"),
+        ({"grant_types": ["implicit"]}, "unknown grant type"),
+        ({"public": True, "grant_types": ["client_credentials"]}, "public client cannot"),
+        ({"public": True, "grant_types": ["password"]}, "public client cannot"),
+        ({"scopes": ['bad"scope']}, "not a scope"),
+        ({"alg": "HS256"}, "RS256 or EdDSA"),
+        ({"audiences": ["has space"]}, "not an audience"),
+    ],
+)
+async def test_bad_client_input_is_refused(
+    database: Database, kwargs: dict[str, object], message: str
+) -> None:
+    arguments: dict[str, object] = {
+        "client_id": "c",
+        "grant_types": [],
+        "scopes": [],
+        "audiences": [],
+        "default_audience": ISSUER,
+        "now": utcnow(),
+        "actor": "t",
+    }
+    arguments.update(kwargs)
+    with pytest.raises(AccountError, match=message):
+        async with database.session() as session:
+            await create_client(session, **arguments)  # type: ignore[arg-type]
+
+
+def test_secret_comparison_handles_missing_digest() -> None:
+    assert not secret_matches("anything", None)
+    assert secret_matches("s", secret_digest("s"))
