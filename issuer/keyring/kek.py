@@ -1,0 +1,37 @@
+"""The key-encryption key: `ISSUER_KEK`, or a file under `ISSUER_KEYS_DIR` made on first start."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+
+from issuer.settings import ConfigError, Settings, decode_kek
+
+__all__ = ["load_kek"]
+
+
+def load_kek(settings: Settings, *, create: bool = True) -> bytes:
+    """Return the 32-byte KEK; create `keys/kek` (mode 0600) when allowed and missing."""
+    if settings.kek is not None:
+        return settings.kek
+    path = settings.kek_path
+    if path.exists():
+        return decode_kek(path.read_text(encoding="ascii"), str(path))
+    if not create:
+        raise ConfigError(f"no key-encryption key: set ISSUER_KEK or create {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encoded = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
+    # Written whole to a private temporary file, then linked into place: two processes
+    # starting at once agree on one key, and nobody ever reads a half-written file.
+    temporary = path.with_name(f".kek.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(encoded + "\n")
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return decode_kek(path.read_text(encoding="ascii"), str(path))
+    finally:
+        temporary.unlink()
+    return decode_kek(encoded, str(path))

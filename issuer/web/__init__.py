@@ -1,0 +1,1 @@
+"""Litestar controllers: parse, call the core, serialise. Nothing else."""

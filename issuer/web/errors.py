@@ -1,0 +1,85 @@
+"""The one place errors become responses: RFC 6749 §5.2 JSON, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from issuer.errors import OAuthError
+
+__all__ = ["EXCEPTION_HANDLERS", "oauth_error_response"]
+
+log = logging.getLogger("issuer.errors")
+
+_HTTP_CODES = {
+    400: "invalid_request",
+    401: "invalid_token",
+    403: "access_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "invalid_request",
+    429: "slow_down",
+    431: "request_too_large",
+    503: "temporarily_unavailable",
+}
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def oauth_error_response(
+    request: Request[Any, Any, Any], exc: OAuthError
+) -> Response[dict[str, str]]:
+    if exc.debug:
+        log.info("%s %s: %s (%s)", request.method, request.url.path, exc.error, exc.debug)
+    headers = {**NO_STORE, **exc.headers}
+    if exc.bearer_challenge:
+        # RFC 6750 §3: the challenge names the error so that clients know to re-authenticate.
+        challenge = f'Bearer realm="issuer", error="{exc.error}"'
+        if exc.description:
+            challenge += f', error_description="{_quoted(exc.description)}"'
+        headers["WWW-Authenticate"] = challenge
+    return Response(exc.body(), status_code=exc.status, headers=headers, media_type=MediaType.JSON)
+
+
+def http_error_response(
+    request: Request[Any, Any, Any], exc: HTTPException
+) -> Response[dict[str, str]]:
+    status = exc.status_code
+    error = _HTTP_CODES.get(status, "invalid_request" if status < 500 else "server_error")
+    description = exc.detail if status < 500 else "the server could not complete the request"
+    if isinstance(exc, ValidationException):
+        description = "the request is malformed"
+    headers = {**NO_STORE, **(exc.headers or {})}
+    return Response(
+        {"error": error, "error_description": str(description)},
+        status_code=status,
+        headers=headers,
+        media_type=MediaType.JSON,
+    )
+
+
+def unexpected_error_response(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, str]]:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return Response(
+        {"error": "server_error", "error_description": "the server could not complete the request"},
+        status_code=500,
+        headers=NO_STORE,
+        media_type=MediaType.JSON,
+    )
+
+
+EXCEPTION_HANDLERS = {
+    OAuthError: oauth_error_response,
+    HTTPException: http_error_response,
+    Exception: unexpected_error_response,
+}
