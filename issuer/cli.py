@@ -1,0 +1,221 @@
+"""`issuer` command line: migrate | serve | users | clients | keys.
+
+Every failure prints one line `issuer: error: …` and exits non-zero; no stack traces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NoReturn
+
+from issuer.settings import ConfigError, Settings
+
+__all__ = ["main"]
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+class CommandError(Exception):
+    """A failure the user can act on; printed as one line."""
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _run(coro: Awaitable[int]) -> int:
+    async def wrapper() -> int:
+        return await coro
+
+    return asyncio.run(wrapper())
+
+
+def _database_error(exc: Exception) -> CommandError:
+    """Describe a database failure in one line, without credentials or a trace."""
+    from sqlalchemy.exc import DBAPIError
+
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    if "no such table" in text or ("does not exist" in text and "relation" in text):
+        return CommandError(f"the database has no schema yet ({text}): run `issuer migrate`")
+    return CommandError(f"database unavailable: {text}")
+
+
+async def _with_session(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+    from sqlalchemy.exc import DBAPIError, InterfaceError
+
+    from issuer.store.database import Database
+
+    database = Database(settings.database_url, pool_size=1)
+    try:
+        async with database.session() as session:
+            return await work(session)
+    except (DBAPIError, InterfaceError, OSError) as exc:
+        raise _database_error(exc) from None
+    finally:
+        await database.dispose()
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import DBAPIError, InterfaceError
+
+    from issuer.store.migrate import upgrade
+
+    try:
+        upgrade(settings.database_url)
+    except (DBAPIError, InterfaceError, OSError) as exc:
+        raise _database_error(exc) from None
+    print("database is at the newest revision")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from issuer.keyring.kek import load_kek
+
+    cmd_migrate(args, settings)
+    load_kek(settings)  # once here, so that workers never race to create it
+    uvicorn.run(
+        "issuer.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+    )
+    return 0
+
+
+def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
+    from issuer.accounts.users import AccountError, create_user
+    from issuer.clock import utcnow
+
+    if not args.password_stdin:
+        raise CommandError("give the password on standard input with --password-stdin")
+    password = sys.stdin.read().rstrip("\r\n")
+
+    async def work(session: Any) -> int:
+        try:
+            user = await create_user(
+                session,
+                email=args.email,
+                password=password,
+                roles=args.role,
+                now=utcnow(),
+                actor=_actor(),
+            )
+        except AccountError as exc:
+            raise CommandError(str(exc)) from None
+        if args.json:
+            print(json.dumps({"id": user.id, "email": user.email, "roles": user.roles}))
+        else:
+            print(f"created user {user.email} ({user.id}) roles: {', '.join(user.roles) or '-'}")
+        return 0
+
+    return _run(_with_session(settings, work))
+
+
+def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
+    from issuer.accounts.clients import create_client
+    from issuer.accounts.users import AccountError
+    from issuer.clock import utcnow
+
+    async def work(session: Any) -> int:
+        try:
+            new = await create_client(
+                session,
+                client_id=args.client_id,
+                grant_types=args.grant_type,
+                scopes=args.scope,
+                audiences=args.audience,
+                default_audience=settings.url,
+                public=args.public,
+                alg=args.alg,
+                access_token_ttl=args.access_token_ttl,
+                refresh_token_ttl=args.refresh_token_ttl,
+                now=utcnow(),
+                actor=_actor(),
+            )
+        except AccountError as exc:
+            raise CommandError(str(exc)) from None
+        if args.json:
+            print(json.dumps({"client_id": new.client.client_id, "client_secret": new.secret}))
+        elif new.secret is None:
+            print(f"created public client {new.client.client_id}")
+        else:
+            print(f"created client {new.client.client_id}")
+            print(f"client_secret: {new.secret}")
+            print("(the secret is shown only this once)")
+        return 0
+
+    return _run(_with_session(settings, work))
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="issuer", description="OIDC-style token issuer")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations (idempotent)")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    serve = commands.add_parser("serve", help="migrate, then serve HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=cmd_serve)
+
+    users = commands.add_parser("users", help="manage users").add_subparsers(
+        dest="users_command", required=True, parser_class=_Parser
+    )
+    create_user = users.add_parser("create", help="create a user")
+    create_user.add_argument("email")
+    create_user.add_argument("--role", action="append", default=[])
+    create_user.add_argument("--password-stdin", action="store_true")
+    create_user.add_argument("--json", action="store_true")
+    create_user.set_defaults(handler=cmd_users_create)
+
+    clients = commands.add_parser("clients", help="manage clients").add_subparsers(
+        dest="clients_command", required=True, parser_class=_Parser
+    )
+    create_client = clients.add_parser("create", help="register a client; prints its secret once")
+    create_client.add_argument("client_id")
+    create_client.add_argument("--grant-type", action="append", default=[])
+    create_client.add_argument("--audience", action="append", default=[])
+    create_client.add_argument("--scope", action="append", default=[])
+    create_client.add_argument("--public", action="store_true")
+    create_client.add_argument("--alg", choices=["RS256", "EdDSA"])
+    create_client.add_argument("--access-token-ttl", type=int)
+    create_client.add_argument("--refresh-token-ttl", type=int)
+    create_client.add_argument("--json", action="store_true")
+    create_client.set_defaults(handler=cmd_clients_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        handler: Command = args.handler
+        return handler(args, settings)
+    except (ConfigError, CommandError) as exc:
+        print(f"issuer: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
