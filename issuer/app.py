@@ -25,6 +25,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.runtime = runtime
+        await runtime.start()
         try:
             yield
         finally:

@@ -8,7 +8,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from issuer.clock import Clock, utcnow
+from issuer.keyring.holder import KeyRingHolder
 from issuer.keyring.kek import load_kek
 from issuer.settings import Settings
 from issuer.store.database import Database
@@ -28,12 +31,28 @@ class Runtime:
     clock: Clock = utcnow
     database: Database = field(init=False)
     kek: bytes = field(init=False, repr=False)
+    keys: KeyRingHolder = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
     _checks: list[ReadinessCheck] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.kek = load_kek(self.settings)
         self.database = Database(self.settings.database_url)
+        self.keys = KeyRingHolder(self.database, self.settings, self.kek, self.clock)
+        self.add_readiness_check(self.keys.readiness)
+
+    async def start(self) -> None:
+        """Load what a request needs, then start the background jobs.
+
+        A database that is down at start is not fatal (the process serves /healthz, /readyz
+        says why, and the ring loads when the database answers); a KEK that does not open the
+        stored keys is: the process must never run with keys it cannot use.
+        """
+        try:
+            await self.keys.start()
+        except (OSError, SQLAlchemyError) as exc:
+            log.warning("database unavailable at start (%s); retrying in the background", exc)
+        self.run_in_background("key-ring-refresh", self.keys.poll_forever)
 
     def add_readiness_check(self, check: ReadinessCheck) -> None:
         """A check returns None when ready, or why not."""

@@ -20,7 +20,7 @@ from joserfc.jws import JWSRegistry
 from ._errors import Reason, VerificationError
 from ._keys import ALG_KEY_TYPES, VerificationKey
 
-__all__ = ["ParsedToken", "parse", "verify_signature"]
+__all__ = ["ACCESS_TOKEN_TYPES", "REGISTRIES", "ParsedToken", "parse", "verify_signature"]
 
 MAX_TOKEN_BYTES = 8192
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
@@ -40,7 +40,7 @@ class _Registry(JWSRegistry):
     recommended: list[str] = []
 
 
-_REGISTRIES = {
+REGISTRIES = {
     alg: _Registry(algorithms=[alg], strict_check_header=False) for alg in _Registry.algorithms
 }
 
@@ -87,8 +87,14 @@ def _b64_json(segment: bytes) -> dict[str, Any]:
     return value
 
 
-def parse(token: str, algorithms: Collection[str]) -> ParsedToken:
-    """Decode and apply the header policy; nothing here trusts the payload yet."""
+def parse(
+    token: str, algorithms: Collection[str], types: Collection[str] = ACCESS_TOKEN_TYPES
+) -> ParsedToken:
+    """Decode and apply the header policy; nothing here trusts the payload yet.
+
+    `types` are the accepted `typ` values, lower-case: access tokens by default; the issuer
+    itself also parses its refresh tokens (`rt+jwt`) here.
+    """
     if len(token) > MAX_TOKEN_BYTES:
         raise VerificationError(Reason.OVERSIZED, f"{len(token)} characters")
     try:
@@ -111,7 +117,7 @@ def parse(token: str, algorithms: Collection[str]) -> ParsedToken:
         raise VerificationError(Reason.UNSUPPORTED_CRIT, repr(header.get("crit")))
     # RFC 9068 §4: resource servers MUST verify typ is at+jwt (case-insensitive, RFC 7515).
     typ = header.get("typ")
-    if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
+    if not isinstance(typ, str) or typ.lower() not in types:
         raise VerificationError(Reason.WRONG_TYP, repr(typ))
     if not isinstance(header.get("kid"), str):
         raise VerificationError(Reason.UNKNOWN_KID, "no kid")
@@ -130,6 +136,6 @@ def verify_signature(token: ParsedToken, key: VerificationKey) -> None:
     if crv is not None and key.key.get("crv") != crv:
         raise VerificationError(Reason.KEY_MISMATCH, f"{token.alg} needs {crv}")
     try:
-        jws.deserialize_compact(token.value, key.key, registry=_REGISTRIES[token.alg])
+        jws.deserialize_compact(token.value, key.key, registry=REGISTRIES[token.alg])
     except JoseError as error:
         raise VerificationError(Reason.BAD_SIGNATURE, error.error) from error

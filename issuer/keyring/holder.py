@@ -1,0 +1,79 @@
+"""Each process's current key ring, reloaded from the database within a bounded delay."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from issuer.clock import Clock
+from issuer.keyring.lifecycle import ensure_initial_keys, load_ring
+from issuer.keyring.material import KeyMaterial
+from issuer.keyring.ring import KeyRing
+from issuer.settings import Settings
+from issuer.store.database import Database
+
+__all__ = ["KeyRingHolder"]
+
+log = logging.getLogger("issuer.keyring")
+
+
+class KeyRingHolder:
+    """Holds the ring; `refresh()` swaps in a new snapshot when the rows changed."""
+
+    def __init__(self, database: Database, settings: Settings, kek: bytes, clock: Clock) -> None:
+        self._database = database
+        self._settings = settings
+        self._kek = kek
+        self._clock = clock
+        self._decrypted: dict[str, KeyMaterial] = {}
+        self._ring: KeyRing | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def ring(self) -> KeyRing:
+        if self._ring is None:
+            raise RuntimeError("the key ring is not loaded yet")
+        return self._ring
+
+    @property
+    def loaded(self) -> bool:
+        return self._ring is not None
+
+    async def start(self) -> None:
+        """Create the first keys if the database has none, then load the ring."""
+        await ensure_initial_keys(
+            self._database, settings=self._settings, kek=self._kek, now=self._clock()
+        )
+        await self.refresh()
+
+    async def refresh(self) -> KeyRing:
+        async with self._lock:
+            async with self._database.session() as session:
+                ring, self._decrypted = await load_ring(
+                    session,
+                    settings=self._settings,
+                    kek=self._kek,
+                    now=self._clock(),
+                    decrypted=self._decrypted,
+                )
+            if self._ring is None or ring.version != self._ring.version:
+                if self._ring is not None:
+                    log.info("key ring changed: %s", ring.version)
+                self._ring = ring
+            return self._ring
+
+    async def poll_forever(self) -> None:
+        """Reload every ISSUER_RING_REFRESH_SECONDS; a failed reload keeps the last ring."""
+        while True:
+            await asyncio.sleep(self._settings.ring_refresh_seconds)
+            try:
+                await (self.refresh() if self.loaded else self.start())
+            except Exception:
+                log.exception("key ring reload failed; keeping the current ring")
+
+    async def readiness(self) -> str | None:
+        if self._ring is None:
+            return "signing keys not loaded"
+        if self._settings.default_alg not in self._ring.active:
+            return f"no active {self._settings.default_alg} signing key"
+        return None

@@ -1,0 +1,138 @@
+"""An immutable snapshot of the key ring: who signs, what is published, the JWKS bytes.
+
+A process holds one `KeyRing` at a time and swaps it whole when the database changes, so a
+request never sees half a rotation. Signing uses the one active key per alg; verification
+(refresh tokens, introspection, userinfo) goes through `issuer.verify`'s strict parser, and
+the key type comes from our own key, never from the token's header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from joserfc import jws
+
+from issuer.keyring.material import KeyMaterial
+from issuer.verify._errors import Reason, VerificationError
+from issuer.verify._jws import REGISTRIES, parse, verify_signature
+from issuer.verify._keys import VerificationKey
+
+__all__ = ["KeyRing", "NoActiveKey", "RingKey"]
+
+EDDSA_NAMES = frozenset({"EdDSA", "Ed25519"})
+
+
+class NoActiveKey(LookupError):
+    """No active signing key for an alg: the ring is not ready to sign it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RingKey:
+    """One key of the ring in its lifecycle state, with what it publishes."""
+
+    material: KeyMaterial
+    state: str
+    jws_alg: str
+    published_at: datetime
+    activated_at: datetime | None = None
+    retired_at: datetime | None = None
+    unpublish_after: datetime | None = None
+    public_jwk: dict[str, Any] = field(init=False)
+    _verification: VerificationKey = field(init=False, repr=False)
+    _header_cache: dict[str, dict[str, str]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        jwk = self.material.public_jwk(self.jws_alg)
+        algorithms = EDDSA_NAMES if self.material.alg == "EdDSA" else frozenset({"RS256"})
+        object.__setattr__(self, "public_jwk", jwk)
+        object.__setattr__(
+            self,
+            "_verification",
+            VerificationKey(kid=self.kid, algorithms=algorithms, key=self.material.key),
+        )
+        object.__setattr__(self, "_header_cache", {})
+
+    @property
+    def kid(self) -> str:
+        return self.material.kid
+
+    @property
+    def alg(self) -> str:
+        """Our alg family (`RS256` or `EdDSA`); `jws_alg` is what goes in headers."""
+        return self.material.alg
+
+    def header(self, typ: str) -> dict[str, str]:
+        cached = self._header_cache.get(typ)
+        if cached is None:
+            cached = {"alg": self.jws_alg, "kid": self.kid, "typ": typ}
+            self._header_cache[typ] = cached
+        return cached
+
+
+class KeyRing:
+    """Signing and verifying keys plus the precomputed JWKS document and its ETag."""
+
+    def __init__(self, keys: Iterable[RingKey], *, now: datetime) -> None:
+        self.keys: dict[str, RingKey] = {key.kid: key for key in keys}
+        self.active: dict[str, RingKey] = {
+            key.alg: key for key in self.keys.values() if key.state == "active"
+        }
+        self.published = [key for key in self.keys.values() if self._is_published(key, now)]
+        document = {"keys": [key.public_jwk for key in self.published]}
+        self.jwks_body = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+        # A strong validator over the exact bytes (RFC 9110 §8.8.3).
+        self.jwks_etag = '"' + hashlib.sha256(self.jwks_body).hexdigest()[:32] + '"'
+        self.version = (
+            self.jwks_etag.strip('"')
+            + ":"
+            + ",".join(
+                f"{k.kid}={k.state}" for k in sorted(self.keys.values(), key=lambda k: k.kid)
+            )
+        )
+        self._verifiers = {
+            key.kid: key for key in self.keys.values() if key.state in ("active", "retired")
+        }
+
+    @staticmethod
+    def _is_published(key: RingKey, now: datetime) -> bool:
+        if key.state in ("next", "active"):
+            return True
+        if key.state == "retired":
+            return key.unpublish_after is None or now < key.unpublish_after
+        return False
+
+    @property
+    def signing_algorithms(self) -> list[str]:
+        """The JWS `alg` values this ring signs with now (for discovery)."""
+        return sorted({key.jws_alg for key in self.active.values()})
+
+    def signer(self, alg: str) -> RingKey:
+        try:
+            return self.active[alg]
+        except KeyError:
+            raise NoActiveKey(f"no active {alg} signing key") from None
+
+    def sign(self, claims: Mapping[str, Any], *, typ: str, alg: str) -> str:
+        """A JWS Compact token with header {alg, kid, typ} signed by the active key of alg."""
+        key = self.signer(alg)
+        registry = REGISTRIES[key.jws_alg]
+        payload = json.dumps(claims, separators=(",", ":"))
+        return jws.serialize_compact(key.header(typ), payload, key.material.key, registry=registry)
+
+    def verify(self, token: str, *, typ: str) -> dict[str, Any]:
+        """Check header policy and signature against our own active or retired keys.
+
+        Returns the payload; claim checks (exp, aud, …) are the caller's. Raises
+        `VerificationError` with a machine-readable reason.
+        """
+        parsed = parse(token, REGISTRIES.keys(), types=(typ,))
+        key = self._verifiers.get(parsed.kid)
+        if key is None:
+            raise VerificationError(Reason.UNKNOWN_KID, parsed.kid)
+        verify_signature(parsed, key._verification)
+        return parsed.payload
