@@ -1,0 +1,185 @@
+"""The CLI per the contract, on both databases; every error is one line and non-zero."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from issuer.accounts.secrets import secret_matches
+from issuer.cli import main
+from issuer.store import clients, users
+from issuer.store.database import Database
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> str:
+    monkeypatch.setenv("ISSUER_DATABASE_URL", database_url)
+    monkeypatch.setenv("ISSUER_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.delenv("ISSUER_KEK", raising=False)
+    monkeypatch.delenv("ISSUER_URL", raising=False)
+    return database_url
+
+
+def run(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    *argv: str,
+    stdin: str = "",
+) -> tuple[int, str, str]:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("issuer: error: "), err
+    return lines[0]
+
+
+def lookup(database_url: str, coro_factory):  # type: ignore[no-untyped-def]
+    async def go():  # type: ignore[no-untyped-def]
+        database = Database(database_url)
+        try:
+            async with database.session() as session:
+                return await coro_factory(session)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(go())
+
+
+def test_migrate_is_idempotent(cli_env: str, capsys, monkeypatch) -> None:
+    for _ in range(2):
+        code, out, _ = run(capsys, monkeypatch, "migrate")
+        assert code == 0 and "newest revision" in out
+
+
+def test_users_create_reads_the_password_from_stdin(cli_env: str, capsys, monkeypatch) -> None:
+    code, out, err = run(
+        capsys,
+        monkeypatch,
+        "users",
+        "create",
+        "Ada@Example.com",
+        "--role",
+        "admin",
+        "--role",
+        "ops",
+        "--password-stdin",
+        "--json",
+        stdin="s3cret pass\n",
+    )
+    assert code == 0, err
+    created = json.loads(out)
+    assert created["email"] == "ada@example.com" and created["roles"] == ["admin", "ops"]
+    stored = lookup(cli_env, lambda s: users.by_email(s, "ADA@example.com"))
+    assert stored.id == created["id"]
+    assert stored.password_hash.startswith("$argon2id$")
+    assert "s3cret" not in stored.password_hash
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "message"),
+    [
+        (["users", "create", "a@b.co", "--password-stdin"], "", "password is empty"),
+        (["users", "create", "a@b.co"], "pw", "--password-stdin"),
+        (["users", "create", "not-an-email", "--password-stdin"], "pw", "not an e-mail"),
+        (["clients", "create", "svc", "--grant-type", "implicit"], "", "unknown grant type"),
+        (
+            ["clients", "create", "svc", "--public", "--grant-type", "client_credentials"],
+            "",
+            "public client",
+        ),
+        (["clients", "create", "bad id!"], "", "not a client id"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(
+    cli_env: str, capsys, monkeypatch, argv: list[str], stdin: str, message: str
+) -> None:
+    code, _, err = run(capsys, monkeypatch, *argv, stdin=stdin)
+    assert code != 0
+    assert message in one_line_error(err)
+
+
+def test_duplicate_email_is_refused_case_insensitively(cli_env: str, capsys, monkeypatch) -> None:
+    assert (
+        run(capsys, monkeypatch, "users", "create", "a@b.co", "--password-stdin", stdin="pw")[0]
+        == 0
+    )
+    code, _, err = run(
+        capsys, monkeypatch, "users", "create", "A@B.CO", "--password-stdin", stdin="pw"
+    )
+    assert code != 0 and "already exists" in one_line_error(err)
+
+
+def test_clients_create_prints_the_secret_once_as_json(cli_env: str, capsys, monkeypatch) -> None:
+    code, out, err = run(
+        capsys,
+        monkeypatch,
+        "clients",
+        "create",
+        "svc",
+        "--grant-type",
+        "client_credentials",
+        "--audience",
+        "urn:api",
+        "--scope",
+        "read",
+        "--alg",
+        "EdDSA",
+        "--json",
+    )
+    assert code == 0, err
+    created = json.loads(out)
+    assert set(created) == {"client_id", "client_secret"} and created["client_id"] == "svc"
+    stored = lookup(cli_env, lambda s: clients.by_id(s, "svc"))
+    assert stored.alg == "EdDSA" and stored.audiences == ["urn:api"] and stored.scopes == ["read"]
+    assert secret_matches(created["client_secret"], stored.secret_digest)
+    code, _, err = run(capsys, monkeypatch, "clients", "create", "svc")
+    assert code != 0 and "already exists" in one_line_error(err)
+
+
+def test_clients_create_plain_output_and_public_client(cli_env: str, capsys, monkeypatch) -> None:
+    code, out, _ = run(capsys, monkeypatch, "clients", "create", "svc")
+    assert code == 0 and "client_secret: " in out and "only this once" in out
+    code, out, _ = run(capsys, monkeypatch, "clients", "create", "spa", "--public")
+    assert code == 0 and "public client spa" in out and "secret" not in out
+
+
+def test_database_down_is_one_line(monkeypatch, capsys, tmp_path: Path) -> None:
+    monkeypatch.setenv("ISSUER_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    monkeypatch.setenv("ISSUER_KEYS_DIR", str(tmp_path))
+    for argv, stdin in (
+        (["clients", "create", "svc"], ""),
+        (["users", "create", "a@b.co", "--password-stdin"], "pw"),
+        (["migrate"], ""),
+    ):
+        code, _, err = run(capsys, monkeypatch, *argv, stdin=stdin)
+        assert code != 0
+        assert "database unavailable" in one_line_error(err)
+
+
+def test_unmigrated_database_says_to_migrate(monkeypatch, capsys, tmp_path: Path) -> None:
+    monkeypatch.setenv("ISSUER_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("ISSUER_KEYS_DIR", str(tmp_path))
+    code, _, err = run(capsys, monkeypatch, "clients", "create", "svc")
+    assert code != 0 and "issuer migrate" in one_line_error(err)
+
+
+def test_bad_configuration_is_one_line(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("ISSUER_KEK", "too-short")
+    code, _, err = run(capsys, monkeypatch, "migrate")
+    assert code != 0 and "ISSUER_KEK" in one_line_error(err)
+
+
+def test_usage_errors_exit_2(capsys, monkeypatch) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["clients", "create", "svc", "--alg", "HS256"])
+    assert caught.value.code == 2
