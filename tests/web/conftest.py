@@ -1,0 +1,65 @@
+"""Web-test fixtures: the app's runtime and access tokens minted with its own key ring.
+
+`mint_token` signs exactly what the token endpoint issues (RFC 9068: typ at+jwt, iss, sub,
+aud, exp, iat, nbf, jti, client_id, scope, roles), so tests of protected endpoints do not
+depend on a grant.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from issuer.runtime import Runtime
+
+MintToken = Callable[..., str]
+
+
+@pytest.fixture
+def runtime(app: Litestar, client: AsyncTestClient[Litestar]) -> Runtime:
+    """The started app's Runtime (the `client` fixture ran its lifespan)."""
+    started: Runtime = app.state.runtime
+    return started
+
+
+@pytest.fixture
+def mint_token(runtime: Runtime) -> MintToken:
+    """`mint_token(sub=…, roles=[…], scope="…", typ="at+jwt", **claims)` → a signed token."""
+
+    def mint(
+        *,
+        sub: str = "admin-user",
+        roles: list[str] | None = None,
+        scope: str = "",
+        typ: str = "at+jwt",
+        ttl: int = 300,
+        **claims: Any,
+    ) -> str:
+        now = int(runtime.clock().timestamp())
+        payload: dict[str, Any] = {
+            "iss": runtime.settings.url,
+            "sub": sub,
+            "aud": runtime.settings.url,
+            "exp": now + ttl,
+            "iat": now,
+            "nbf": now,
+            "jti": secrets.token_urlsafe(16),
+            "client_id": "admin-cli",
+            "scope": scope,
+        }
+        if roles is not None:
+            payload["roles"] = roles
+        payload.update(claims)
+        return runtime.keys.ring.sign(payload, typ=typ, alg=runtime.settings.default_alg)
+
+    return mint
+
+
+@pytest.fixture
+def admin_headers(mint_token: MintToken) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(roles=['admin'])}"}
