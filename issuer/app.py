@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 
 from issuer.clock import Clock, utcnow
 from issuer.runtime import Runtime
 from issuer.settings import Settings
 from issuer.web import health
+from issuer.web.admin import AdminController
 from issuer.web.deps import DEPENDENCIES
 from issuer.web.errors import EXCEPTION_HANDLERS
 
@@ -32,12 +34,23 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> Litestar:
             await runtime.close()
 
     return Litestar(
-        route_handlers=[*health.ROUTES],
+        route_handlers=[*health.ROUTES, AdminController],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="issuer", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="issuer",
+            version="0.1.0",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http", scheme="bearer", bearer_format="JWT (RFC 9068)"
+                    )
+                }
+            ),
+        ),
         debug=False,
     )
 
