@@ -13,13 +13,14 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from issuer.store.models import RefreshFamily, RefreshToken
+from issuer.store.models import RefreshFamily, RefreshToken, User
 
 __all__ = [
     "Consumed",
     "add_token",
     "consume",
     "family",
+    "family_with_user",
     "find_token",
     "is_live",
     "purge_expired",
@@ -81,8 +82,17 @@ async def add_token(
     await session.flush()
 
 
-async def consume(session: AsyncSession, jti: str, *, now: datetime) -> Consumed | None:
-    """Mark the token used if it is unused, unexpired and its family is live; else None."""
+async def consume(
+    session: AsyncSession, jti: str, *, now: datetime, successor_jti: str | None = None
+) -> Consumed | None:
+    """Mark the token used if it is unused, unexpired and its family is live; else None.
+
+    `successor_jti` records the successor in the same statement (one round trip less than
+    `set_successor`); the caller inserts that token in the same transaction.
+    """
+    values: dict[str, object] = {"used_at": now}
+    if successor_jti is not None:
+        values["successor_jti"] = successor_jti
     live_family = select(RefreshFamily.id).where(
         RefreshFamily.revoked_at.is_(None), RefreshFamily.expires_at > now
     )
@@ -94,7 +104,7 @@ async def consume(session: AsyncSession, jti: str, *, now: datetime) -> Consumed
             RefreshToken.expires_at > now,
             RefreshToken.family_id.in_(live_family),
         )
-        .values(used_at=now)
+        .values(values)
         .returning(RefreshToken.family_id, RefreshToken.scope)
     )
     row = result.first()
@@ -121,6 +131,19 @@ async def find_token(session: AsyncSession, jti: str) -> tuple[RefreshToken, Ref
 
 async def family(session: AsyncSession, family_id: str) -> RefreshFamily | None:
     return await session.get(RefreshFamily, family_id)
+
+
+async def family_with_user(
+    session: AsyncSession, family_id: str
+) -> tuple[RefreshFamily, User] | None:
+    """A family and its user in one round trip (the refresh path needs both)."""
+    query = (
+        select(RefreshFamily, User)
+        .join(User, User.id == RefreshFamily.user_id)
+        .where(RefreshFamily.id == family_id)
+    )
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def is_live(session: AsyncSession, family_id: str, *, now: datetime) -> bool:

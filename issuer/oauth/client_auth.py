@@ -1,0 +1,144 @@
+"""Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3).
+
+`client_secret_basic` (§2.3.1, the id and secret form-encoded inside HTTP Basic),
+`client_secret_post` (§2.3.1, in the body) and `none` for public clients (`client_id` only).
+Client rows are cached per process for a few seconds (client_credentials is a hot path), so a
+disabled client stops being accepted within `ttl` seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import unquote_plus
+
+from issuer.accounts.secrets import secret_matches
+from issuer.errors import InvalidClient, InvalidRequest
+from issuer.oauth.forms import Form
+
+__all__ = [
+    "AUTH_METHODS",
+    "ClientDirectory",
+    "ClientInfo",
+    "Credentials",
+    "authenticate",
+    "credentials_from",
+]
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+Method = Literal["client_secret_basic", "client_secret_post", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """What the protocol needs of a client row, detached from any database session."""
+
+    client_id: str
+    public: bool
+    secret_digest: bytes | None
+    grant_types: frozenset[str]
+    scopes: tuple[str, ...]
+    audiences: tuple[str, ...]
+    alg: str | None
+    access_token_ttl: int | None
+    refresh_token_ttl: int | None
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    client_id: str
+    secret: str | None
+    method: Method
+
+
+def _basic(authorization: str) -> tuple[str, str]:
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        raise InvalidClient("unsupported authentication scheme; use Basic or the request body")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise InvalidClient("malformed Basic credentials") from None
+    user, colon, password = decoded.partition(":")
+    if not colon or not user:
+        raise InvalidClient("malformed Basic credentials")
+    # RFC 6749 §2.3.1: the client identifier and password are form-urlencoded first.
+    return unquote_plus(user), unquote_plus(password)
+
+
+def credentials_from(form: Form, authorization: str | None) -> Credentials:
+    """The client's credentials by exactly one method, or an error."""
+    body_id, body_secret = form.get("client_id"), form.get("client_secret")
+    if authorization:
+        client_id, secret = _basic(authorization)
+        # RFC 6749 §2.3: the client MUST NOT use more than one authentication method.
+        if body_secret is not None:
+            raise InvalidRequest("more than one client authentication method")
+        if body_id is not None and body_id != client_id:
+            raise InvalidRequest("client_id differs from the authenticated client")
+        return Credentials(client_id, secret, "client_secret_basic")
+    if body_id is None:
+        raise InvalidClient("client authentication is required")
+    if body_secret is not None:
+        return Credentials(body_id, body_secret, "client_secret_post")
+    return Credentials(body_id, None, "none")
+
+
+Loader = Callable[[str], Awaitable[ClientInfo | None]]
+
+
+class ClientDirectory:
+    """Client rows by id, cached per process for `ttl` seconds (monotonic clock)."""
+
+    def __init__(
+        self,
+        load: Loader,
+        *,
+        ttl: float = 5.0,
+        max_entries: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._ttl = ttl
+        self._max = max_entries
+        self._monotonic = monotonic
+        self._cache: dict[str, tuple[float, ClientInfo]] = {}
+
+    async def get(self, client_id: str) -> ClientInfo | None:
+        now = self._monotonic()
+        hit = self._cache.get(client_id)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        info = await self._load(client_id)
+        if info is None:
+            # Unknown ids are not cached: a client registered a moment later works at once.
+            self._cache.pop(client_id, None)
+            return None
+        if len(self._cache) >= self._max:
+            self._cache.clear()
+        self._cache[client_id] = (now, info)
+        return info
+
+    def forget(self, client_id: str) -> None:
+        self._cache.pop(client_id, None)
+
+
+async def authenticate(credentials: Credentials, directory: ClientDirectory) -> ClientInfo:
+    """The authenticated client, or `InvalidClient` (401) without saying which check failed."""
+    client = await directory.get(credentials.client_id)
+    if credentials.method == "none":
+        if client is None or not client.public or client.disabled:
+            raise InvalidClient(debug=f"public auth refused for {credentials.client_id!r}")
+        return client
+    # Digest and compare in constant time even for an unknown or public client.
+    digest = None if client is None or client.public else client.secret_digest
+    if not secret_matches(credentials.secret or "", digest) or client is None:
+        raise InvalidClient(debug=f"bad secret for {credentials.client_id!r}")
+    if client.disabled:
+        raise InvalidClient(debug=f"client {credentials.client_id!r} is disabled")
+    return client

@@ -1,0 +1,79 @@
+"""Form-encoded request bodies (RFC 6749 §3.2, Appendix B), parsed strictly from raw bytes.
+
+Litestar's form parser keeps the last of a repeated name; RFC 6749 §3.2 says request
+parameters MUST NOT be included more than once, so we parse the body ourselves and can tell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from urllib.parse import parse_qsl
+
+from issuer.errors import InvalidRequest
+
+__all__ = ["FORM_MEDIA_TYPE", "Form", "parse_form"]
+
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+MAX_FIELDS = 64
+
+
+class Form:
+    """Parameters of one request; `get` refuses a name sent twice."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        self._fields = fields
+
+    def get(self, name: str) -> str | None:
+        """One value; an empty value counts as absent (RFC 6749 §3.1)."""
+        values = self._fields.get(name)
+        if not values:
+            return None
+        # RFC 6749 §3.2: request and response parameters MUST NOT be included more than once.
+        if len(values) > 1:
+            raise InvalidRequest(f"the parameter {name} is included more than once")
+        return values[0] or None
+
+    def require(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise InvalidRequest(f"the parameter {name} is missing")
+        return value
+
+    def all(self, name: str) -> list[str]:
+        """Every value of a parameter that may repeat (RFC 8707 `resource`)."""
+        return [value for value in self._fields.get(name, []) if value]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._fields
+
+    def names(self) -> Collection[str]:
+        return self._fields.keys()
+
+
+def parse_form(body: bytes, content_type: str | None) -> Form:
+    """Parse an `application/x-www-form-urlencoded` UTF-8 body or raise `InvalidRequest`."""
+    media_type, _, params = (content_type or "").partition(";")
+    if media_type.strip().lower() != FORM_MEDIA_TYPE:
+        # RFC 6749 §3.2: the client MUST use HTTP POST with this format.
+        raise InvalidRequest(f"the request body must be {FORM_MEDIA_TYPE}")
+    charset = params.strip().lower()
+    if charset and charset.replace(" ", "") not in ("charset=utf-8", 'charset="utf-8"'):
+        raise InvalidRequest("the request body must be UTF-8")
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(
+            text,
+            keep_blank_values=True,
+            strict_parsing=bool(text),
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FIELDS,
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("the request body is not valid form encoding") from None
+    fields: dict[str, list[str]] = {}
+    for name, value in pairs:
+        fields.setdefault(name, []).append(value)
+    return Form(fields)

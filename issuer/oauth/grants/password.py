@@ -1,0 +1,114 @@
+"""RFC 6749 §4.3 resource owner password credentials: a login that starts a refresh family.
+
+RFC 9700 §2.4 says this grant must not be used; it is here only for first-party
+confidential clients that opted in (Keycloak's "direct access grants").
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from issuer.accounts.passwords import hash_password, verify_password
+from issuer.errors import InvalidGrant, InvalidRequest, SlowDown, UnauthorizedClient
+from issuer.metrics import LOGIN_FAILURES, TOKENS_ISSUED
+from issuer.oauth.grants.base import Grant, TokenRequest, resolve_audience, resolve_scope
+from issuer.oauth.minting import new_jti, token_response
+from issuer.store import families, users
+from issuer.store.models import User
+
+__all__ = ["PasswordGrant"]
+
+MAX_PASSWORD_CHARS = 1024
+
+
+class PasswordGrant(Grant):
+    GRANT_TYPE = "password"
+
+    async def create_token_response(self, request: TokenRequest) -> dict[str, Any]:
+        client, form = request.client, request.form
+        # RFC 9700 §2.4: kept only for first-party *confidential* clients.
+        if client.public:
+            raise UnauthorizedClient("a public client cannot use the password grant")
+        email = form.require("username").strip().lower()
+        password = form.require("password")
+        if len(password) > MAX_PASSWORD_CHARS:
+            raise InvalidRequest("the password is too long")
+        scope = resolve_scope(form.get("scope"), client.scopes)
+        audience = resolve_audience(form, client)
+        self.server.minter.ensure_signer(client)
+        user = await self.authenticate_user(email, password, request)
+
+        now = request.now
+        family_id, jti = str(uuid.uuid4()), new_jti()
+        iat = int(now.timestamp())
+        family_expires = iat + self.server.settings.family_lifetime
+        refresh_exp = min(iat + self.server.minter.refresh_ttl(client), family_expires)
+        async with self.server.database.session() as session:
+            await families.start(
+                session,
+                family_id=family_id,
+                user_id=user.id,
+                client_id=client.client_id,
+                scope=scope,
+                audience=audience,
+                now=now,
+                expires_at=now + timedelta(seconds=self.server.settings.family_lifetime),
+            )
+            await families.add_token(
+                session,
+                jti=jti,
+                family_id=family_id,
+                scope=scope,
+                now=now,
+                expires_at=datetime.fromtimestamp(refresh_exp, UTC),
+            )
+        minter = self.server.minter
+        access = minter.access_token(
+            client,
+            subject=user.id,
+            audience=audience,
+            scope=scope,
+            now=iat,
+            roles=user.roles,
+            sid=family_id,
+        )
+        refresh = minter.refresh_token(
+            client,
+            subject=user.id,
+            family_id=family_id,
+            jti=jti,
+            scope=scope,
+            iat=iat,
+            exp=refresh_exp,
+        )
+        TOKENS_ISSUED.labels(grant_type=self.GRANT_TYPE).inc()
+        return token_response(access, refresh)
+
+    async def authenticate_user(self, email: str, password: str, request: TokenRequest) -> User:
+        """The user if the password matches; throttled per account and per address."""
+        throttle, moment = self.server.throttle, request.now.timestamp()
+        keys = (f"account:{email}", f"address:{request.address}")
+        waits = [w for w in (throttle.retry_after(key, moment) for key in keys) if w is not None]
+        if waits:
+            LOGIN_FAILURES.labels(reason="throttled").inc()
+            raise SlowDown("too many failed logins; try again later", retry_after=max(waits))
+        async with self.server.database.session() as session:
+            user = await users.by_email(session, email)
+        # An unknown e-mail still pays for one Argon2 verification (against a dummy hash).
+        check = await verify_password(user.password_hash if user else None, password)
+        if user is None or not check.ok:
+            for key in keys:
+                throttle.fail(key, moment)
+            LOGIN_FAILURES.labels(reason="unknown_user" if user is None else "bad_password").inc()
+            raise InvalidGrant("invalid username or password")
+        if user.disabled:
+            LOGIN_FAILURES.labels(reason="disabled").inc()
+            raise InvalidGrant("the user is disabled")
+        throttle.clear(keys[0])
+        if check.needs_rehash:
+            new_hash = await hash_password(password)
+            async with self.server.database.session() as session:
+                await users.set_hash(session, user.id, new_hash)
+        return user

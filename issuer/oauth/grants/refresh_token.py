@@ -1,0 +1,241 @@
+"""RFC 6749 §6 refresh with rotation and reuse detection (RFC 9700 §4.14.2).
+
+Named steps, as oidc-provider's refresh_token action: verify the token → check the client →
+check the scope → rotate (atomic consume + successor, one transaction) → or, when the consume
+fails, find out why: a grace-period replay gets the same successor back; reuse revokes the
+family in a transaction committed before `invalid_grant` is raised (fosite).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from issuer.errors import InvalidGrant, InvalidScope, InvalidTarget
+from issuer.metrics import REFRESH_REUSE, REVOCATIONS, TOKENS_ISSUED
+from issuer.oauth.access import TYP_REFRESH
+from issuer.oauth.client_auth import ClientInfo
+from issuer.oauth.grants.base import Grant, TokenRequest, resolve_audience, scope_tokens
+from issuer.oauth.minting import new_jti, token_response
+from issuer.store import audit, families, users
+from issuer.store.models import RefreshFamily, RefreshToken, User
+from issuer.verify._errors import VerificationError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+__all__ = ["PresentedToken", "RefreshTokenGrant"]
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedToken:
+    """The verified claims of the refresh token in the request."""
+
+    jti: str
+    family_id: str
+    client_id: str
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class Successor:
+    """The token that replaces the presented one, and what its access token needs."""
+
+    family: RefreshFamily
+    user: User
+    token: RefreshToken
+
+
+class RefreshTokenGrant(Grant):
+    GRANT_TYPE = "refresh_token"
+
+    async def create_token_response(self, request: TokenRequest) -> dict[str, Any]:
+        presented = self.verify_refresh_token(request)
+        self.check_client(presented, request.client)
+        access_scope = self.check_scope(presented, request)
+        self.server.minter.ensure_signer(request.client)
+        successor = await self.rotate(presented, request)
+        if successor is None:
+            successor = await self.explain_failed_consume(presented, request)
+        self.check_audience(successor.family, request)
+        return self.respond(successor, access_scope, request)
+
+    def verify_refresh_token(self, request: TokenRequest) -> PresentedToken:
+        """Our signature, typ rt+jwt, iss, aud = the issuer, exp; anything else is unknown."""
+        token = request.form.require("refresh_token")
+        issuer = self.server.settings.url
+        try:
+            payload = self.server.ring().verify(token, typ=TYP_REFRESH)
+        except VerificationError as exc:
+            raise InvalidGrant("the refresh token is invalid", debug=exc.reason.value) from None
+        exp = payload.get("exp")
+        fields = [payload.get(name) for name in ("jti", "sid", "client_id", "scope")]
+        if (
+            payload.get("iss") != issuer
+            or payload.get("aud") != issuer
+            or not all(isinstance(value, str) for value in fields)
+            or isinstance(exp, bool)
+            or not isinstance(exp, int)
+        ):
+            raise InvalidGrant("the refresh token is invalid", debug="claims")
+        if request.now.timestamp() >= exp:
+            raise InvalidGrant("the refresh token has expired")
+        jti, sid, client_id, scope = (str(value) for value in fields)
+        return PresentedToken(jti=jti, family_id=sid, client_id=client_id, scope=scope)
+
+    def check_client(self, presented: PresentedToken, client: ClientInfo) -> None:
+        # RFC 6749 §6: the authorization server MUST verify that the refresh token was issued
+        # to the authenticated client.
+        if presented.client_id != client.client_id:
+            raise InvalidGrant("the refresh token was issued to another client")
+
+    def check_scope(self, presented: PresentedToken, request: TokenRequest) -> str:
+        """The access token's scope: the original grant's, or a narrower one."""
+        granted = scope_tokens(presented.scope)
+        current = [token for token in granted if token in request.client.scopes]
+        wanted = scope_tokens(request.form.get("scope"))
+        if not wanted:
+            return " ".join(current)
+        # RFC 6749 §6: the requested scope MUST NOT include any scope not originally granted.
+        refused = [token for token in wanted if token not in current]
+        if refused:
+            raise InvalidScope(f"scope not granted: {' '.join(refused)}")
+        return " ".join(wanted)
+
+    def check_audience(self, family: RefreshFamily, request: TokenRequest) -> None:
+        if "audience" in request.form.names() or "resource" in request.form.names():
+            if resolve_audience(request.form, request.client) != family.audience:
+                raise InvalidTarget("a refresh keeps the audience of the login")
+
+    async def rotate(self, presented: PresentedToken, request: TokenRequest) -> Successor | None:
+        """Consume the token and store its successor, in one transaction (3 statements)."""
+        now, successor_jti = request.now, new_jti()
+        disabled: RefreshFamily | None = None
+        async with self.server.database.session() as session:
+            consumed = await families.consume(
+                session, presented.jti, now=now, successor_jti=successor_jti
+            )
+            if consumed is None:
+                return None
+            loaded = await families.family_with_user(session, consumed.family_id)
+            if loaded is None:  # pragma: no cover - the consume joined a live family
+                raise InvalidGrant("the refresh token is invalid", debug="family vanished")
+            family, user = loaded
+            if family.client_id != request.client.client_id:
+                raise InvalidGrant("the refresh token was issued to another client")
+            if user.disabled:
+                await families.revoke(session, family.id, reason="user_disabled", now=now)
+                disabled = family
+            else:
+                iat = int(now.timestamp())
+                ttl = self.server.minter.refresh_ttl(request.client)
+                exp = min(iat + ttl, int(family.expires_at.timestamp()))
+                token = RefreshToken(
+                    jti=successor_jti,
+                    family_id=family.id,
+                    scope=consumed.scope,
+                    issued_at=now,
+                    expires_at=datetime.fromtimestamp(exp, UTC),
+                )
+                await families.add_token(
+                    session,
+                    jti=token.jti,
+                    family_id=family.id,
+                    scope=token.scope,
+                    now=now,
+                    expires_at=token.expires_at,
+                )
+        if disabled is not None:
+            raise InvalidGrant("the user is disabled")
+        return Successor(family=family, user=user, token=token)
+
+    async def explain_failed_consume(
+        self, presented: PresentedToken, request: TokenRequest
+    ) -> Successor:
+        """Why the consume failed. Reuse is revoked and committed *before* the error."""
+        now, grace = request.now, self.server.settings.refresh_grace_seconds
+        replay: Successor | None = None
+        reused: RefreshFamily | None = None
+        async with self.server.database.session() as session:
+            found = await families.find_token(session, presented.jti)
+            if found is None:
+                raise InvalidGrant("the refresh token is invalid", debug="unknown jti")
+            token, family = found
+            if family.client_id != request.client.client_id:
+                raise InvalidGrant("the refresh token was issued to another client")
+            if family.revoked_at is not None:
+                raise InvalidGrant(
+                    "the refresh token was revoked", debug=family.revoked_reason or ""
+                )
+            if family.expires_at <= now or token.expires_at <= now:
+                raise InvalidGrant("the refresh token has expired")
+            if token.used_at is None:  # pragma: no cover - the consume would have succeeded
+                raise InvalidGrant("the refresh token could not be used; try again")
+            if grace and token.successor_jti and now - token.used_at <= timedelta(seconds=grace):
+                replay = await self._latest_successor(session, token, family, now)
+            if replay is None:
+                # RFC 9700 §4.14.2: a used refresh token presented again means it was stolen
+                # or replayed; revoke the whole family.
+                await families.revoke(session, family.id, reason="reuse", now=now)
+                audit.record(
+                    session,
+                    now=now,
+                    actor=f"client:{request.client.client_id}",
+                    action="family.reuse",
+                    subject=family.id,
+                    detail={"jti": presented.jti, "user_id": family.user_id},
+                )
+                reused = family
+        # Committed: only now may the caller learn about it.
+        if reused is not None:
+            REFRESH_REUSE.inc()
+            REVOCATIONS.labels(kind="family").inc()
+            raise InvalidGrant(
+                "the refresh token was already used; the session is revoked",
+                debug=f"reuse in family {reused.id}",
+            )
+        assert replay is not None
+        return replay
+
+    async def _latest_successor(
+        self, session: AsyncSession, token: RefreshToken, family: RefreshFamily, now: datetime
+    ) -> Successor | None:
+        """The successor of a just-consumed token, if it is still the family's newest."""
+        assert token.successor_jti is not None
+        found = await families.find_token(session, token.successor_jti)
+        if found is None:
+            return None
+        successor = found[0]
+        # Never an older token: once the successor is used, a replay is plain reuse.
+        if successor.used_at is not None or successor.expires_at <= now:
+            return None
+        user = await users.by_id(session, family.user_id)
+        if user is None or user.disabled:
+            return None
+        return Successor(family=family, user=user, token=successor)
+
+    def respond(self, successor: Successor, scope: str, request: TokenRequest) -> dict[str, Any]:
+        family, user, token = successor.family, successor.user, successor.token
+        minter, client = self.server.minter, request.client
+        access = minter.access_token(
+            client,
+            subject=user.id,
+            audience=family.audience,
+            scope=scope,
+            now=int(request.now.timestamp()),
+            roles=user.roles,
+            sid=family.id,
+        )
+        # Derived from stored values only, so a grace-period replay re-signs the same token.
+        refresh = minter.refresh_token(
+            client,
+            subject=user.id,
+            family_id=family.id,
+            jti=token.jti,
+            scope=token.scope,
+            iat=int(token.issued_at.timestamp()),
+            exp=int(token.expires_at.timestamp()),
+        )
+        TOKENS_ISSUED.labels(grant_type=self.GRANT_TYPE).inc()
+        return token_response(access, refresh)

@@ -1,0 +1,70 @@
+"""RFC 7662 token introspection for authenticated confidential clients.
+
+`{"active": false}` and nothing else for anything that is not a live token of ours: expired,
+revoked (deny-list or family), forged, wrongly typed, signed by an unknown key, garbage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from issuer.errors import InvalidClient, InvalidToken
+from issuer.oauth.access import check_access_token
+from issuer.oauth.client_auth import ClientInfo
+from issuer.oauth.forms import Form
+from issuer.oauth.server import AuthorizationServer
+from issuer.oauth.tokens import OwnToken, recognise
+from issuer.store import families
+
+__all__ = ["INACTIVE", "introspect"]
+
+INACTIVE: dict[str, Any] = {"active": False}
+_CLAIMS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "sid")
+
+
+def _answer(found: OwnToken, token_type: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"active": True}
+    body.update({name: found.claims[name] for name in _CLAIMS if name in found.claims})
+    body["token_type"] = token_type
+    body["token_use"] = found.kind
+    if "roles" in found.claims:
+        body["roles"] = found.claims["roles"]
+    return body
+
+
+async def introspect(server: AuthorizationServer, client: ClientInfo, form: Form) -> dict[str, Any]:
+    token = form.require("token")
+    # RFC 7662 §2.1: the endpoint MUST require some form of authorization; a public client
+    # proves nothing about itself.
+    if client.public:
+        raise InvalidClient("introspection needs a confidential client")
+    ring, issuer, now = server.ring(), server.settings.url, server.clock()
+    # RFC 7662 §2.1: the hint MAY be ignored; it only orders the search.
+    found = recognise(token, ring, issuer=issuer, hint=form.get("token_type_hint"))
+    if found is None:
+        return INACTIVE
+    async with server.database.session() as session:
+        if found.kind == "access_token":
+            try:
+                await check_access_token(token, ring=ring, session=session, issuer=issuer, now=now)
+            except InvalidToken:
+                return INACTIVE
+            # RFC 7662 §2.2 token_type: the RFC 6749 §7.1 type of an access token.
+            return _answer(found, "Bearer")
+        # A refresh token is a secret of the client it was issued to: only it may ask.
+        jti, exp = found.str_claim("jti"), found.int_claim("exp")
+        if found.str_claim("client_id") != client.client_id or jti is None or exp is None:
+            return INACTIVE
+        if found.claims.get("aud") != issuer or now.timestamp() >= exp:
+            return INACTIVE
+        row = await families.find_token(session, jti)
+    if row is None:
+        return INACTIVE
+    refresh, family = row
+    live = (
+        refresh.used_at is None
+        and refresh.expires_at > now
+        and family.revoked_at is None
+        and family.expires_at > now
+    )
+    return _answer(found, "refresh_token") if live else INACTIVE

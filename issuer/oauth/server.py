@@ -1,0 +1,105 @@
+"""The authorization server: a registry of grants plus what they share (authlib's shape).
+
+One per process (per app): it owns the client cache and the login throttle. The token
+endpoint calls `create_token_response` and never branches on the grant type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from issuer.clock import Clock
+from issuer.errors import TemporarilyUnavailable, UnauthorizedClient, UnsupportedGrantType
+from issuer.keyring.holder import KeyRingHolder
+from issuer.keyring.ring import KeyRing
+from issuer.oauth.client_auth import (
+    ClientDirectory,
+    ClientInfo,
+    authenticate,
+    credentials_from,
+)
+from issuer.oauth.forms import Form
+from issuer.oauth.grants import DEFAULT_GRANTS, Grant, TokenRequest
+from issuer.oauth.minting import Minter
+from issuer.oauth.throttle import SlidingWindow
+from issuer.settings import Settings
+from issuer.store import clients
+from issuer.store.database import Database
+
+__all__ = ["CLIENT_CACHE_SECONDS", "AuthorizationServer"]
+
+# A disabled client stops being accepted within this many seconds (per process).
+CLIENT_CACHE_SECONDS = 5.0
+
+
+class AuthorizationServer:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        database: Database,
+        keys: KeyRingHolder,
+        clock: Clock,
+        grants: tuple[type[Grant], ...] = DEFAULT_GRANTS,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.keys = keys
+        self.clock = clock
+        self.minter = Minter(settings, keys)
+        self.clients = ClientDirectory(self._load_client, ttl=CLIENT_CACHE_SECONDS)
+        self.throttle = SlidingWindow(
+            limit=settings.login_max_failures, window=settings.login_window_seconds
+        )
+        self._grants: dict[str, Grant] = {}
+        for grant in grants:
+            self.register_grant(grant)
+
+    def register_grant(self, grant: type[Grant]) -> None:
+        self._grants[grant.GRANT_TYPE] = grant(self)
+
+    @property
+    def grant_types(self) -> list[str]:
+        return sorted(self._grants)
+
+    def ring(self) -> KeyRing:
+        try:
+            return self.keys.ring
+        except RuntimeError:
+            raise TemporarilyUnavailable("the signing keys are not loaded yet") from None
+
+    async def _load_client(self, client_id: str) -> ClientInfo | None:
+        async with self.database.session() as session:
+            row = await clients.by_id(session, client_id)
+        if row is None:
+            return None
+        return ClientInfo(
+            client_id=row.client_id,
+            public=row.public,
+            secret_digest=row.secret_digest,
+            grant_types=frozenset(row.grant_types or ()),
+            scopes=tuple(row.scopes or ()),
+            audiences=tuple(row.audiences or ()),
+            alg=row.alg,
+            access_token_ttl=row.access_token_ttl,
+            refresh_token_ttl=row.refresh_token_ttl,
+            disabled=row.disabled,
+        )
+
+    async def authenticate_client(self, form: Form, authorization: str | None) -> ClientInfo:
+        return await authenticate(credentials_from(form, authorization), self.clients)
+
+    async def create_token_response(
+        self, form: Form, *, authorization: str | None, address: str
+    ) -> dict[str, Any]:
+        """RFC 6749 §3.2: authenticate the client, pick the grant, let it answer."""
+        grant_type = form.require("grant_type")
+        client = await self.authenticate_client(form, authorization)
+        grant = self._grants.get(grant_type)
+        if grant is None:
+            raise UnsupportedGrantType(f"unsupported grant_type {grant_type[:64]!r}")
+        # RFC 6749 §5.2 unauthorized_client: not authorized to use this grant type.
+        if grant_type not in client.grant_types:
+            raise UnauthorizedClient(f"the client may not use the {grant_type} grant")
+        request = TokenRequest(form=form, client=client, address=address, now=self.clock())
+        return await grant.create_token_response(request)
