@@ -4,25 +4,40 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler
 
 from issuer.clock import Clock, utcnow
 from issuer.runtime import Runtime
 from issuer.settings import Settings
-from issuer.web import health
+from issuer.web import discovery, health, jwks
 from issuer.web.admin import AdminController
 from issuer.web.deps import DEPENDENCIES
 from issuer.web.errors import EXCEPTION_HANDLERS
 
-__all__ = ["create_app", "create_app_from_env"]
+__all__ = ["PROTOCOL_ROUTES", "ROOT_ROUTES", "create_app", "create_app_from_env"]
+
+# Everything a client or resource server calls: served under ISSUER_URL's path, so that
+# with ISSUER_URL=https://id.example.com/tenant-a the token endpoint is
+# /tenant-a/oauth/token. Add a module's route handlers or controllers here.
+PROTOCOL_ROUTES: list[ControllerRouterHandler] = [
+    *jwks.ROUTES,
+    *discovery.ROUTES,
+    AdminController,
+]
+
+# Per-process operational routes: always at the root, whatever ISSUER_URL's path is.
+ROOT_ROUTES: list[ControllerRouterHandler] = [*health.ROUTES]
 
 
 def create_app(settings: Settings, *, clock: Clock = utcnow) -> Litestar:
     """Build the app; nothing touches the database until the lifespan starts it."""
     runtime = Runtime(settings, clock)
+    prefix = urlsplit(settings.url).path.rstrip("/")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -34,7 +49,11 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> Litestar:
             await runtime.close()
 
     return Litestar(
-        route_handlers=[*health.ROUTES, AdminController],
+        route_handlers=[
+            *ROOT_ROUTES,
+            *discovery.root_routes(prefix),
+            Router(path=prefix or "/", route_handlers=PROTOCOL_ROUTES),
+        ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

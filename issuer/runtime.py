@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import SQLAlchemyError
 
 from issuer.clock import Clock, utcnow
-from issuer.keyring.holder import KeyRingHolder
+from issuer.jobs import Lease, run_every
+from issuer.keyring.holder import MAINTENANCE_INTERVAL, KeyRingHolder
 from issuer.keyring.kek import load_kek
 from issuer.settings import Settings
 from issuer.store.database import Database
@@ -53,6 +54,13 @@ class Runtime:
         except (OSError, SQLAlchemyError) as exc:
             log.warning("database unavailable at start (%s); retrying in the background", exc)
         self.run_in_background("key-ring-refresh", self.keys.poll_forever)
+        key_lease = Lease(
+            self.database, "key-maintenance", ttl=3 * MAINTENANCE_INTERVAL, clock=self.clock
+        )
+        self.run_in_background(
+            "key-maintenance",
+            lambda: run_every(MAINTENANCE_INTERVAL, key_lease, self.keys.maintain),
+        )
 
     def add_readiness_check(self, check: ReadinessCheck) -> None:
         """A check returns None when ready, or why not."""

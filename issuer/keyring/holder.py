@@ -9,10 +9,14 @@ from issuer.clock import Clock
 from issuer.keyring.lifecycle import ensure_initial_keys, load_ring
 from issuer.keyring.material import KeyMaterial
 from issuer.keyring.ring import KeyRing
+from issuer.keyring.rotation import purge_unpublished, rotate_if_due
 from issuer.settings import Settings
 from issuer.store.database import Database
 
-__all__ = ["KeyRingHolder"]
+__all__ = ["MAINTENANCE_INTERVAL", "KeyRingHolder"]
+
+# How often the process holding the key-maintenance lease checks for due rotations.
+MAINTENANCE_INTERVAL = 60.0
 
 log = logging.getLogger("issuer.keyring")
 
@@ -70,6 +74,23 @@ class KeyRingHolder:
                 await (self.refresh() if self.loaded else self.start())
             except Exception:
                 log.exception("key ring reload failed; keeping the current ring")
+
+    async def maintain(self) -> None:
+        """One key-maintenance pass (run by the lease holder only, see `issuer.jobs`).
+
+        Rotates every alg whose active key is older than ISSUER_KEY_ROTATION_DAYS, deletes
+        retired keys whose tokens have all expired, and reloads this process's ring at once
+        when something changed (the others see it within their refresh delay).
+        """
+        now = self._clock()
+        rotations = await rotate_if_due(
+            self._database, settings=self._settings, kek=self._kek, now=now
+        )
+        purged = await purge_unpublished(self._database, now=now, actor="scheduler")
+        if purged:
+            log.info("deleted retired keys past their publication: %s", ", ".join(purged))
+        if purged or any(rotation.rotated for rotation in rotations):
+            await self.refresh()
 
     async def readiness(self) -> str | None:
         if self._ring is None:

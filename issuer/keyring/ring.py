@@ -94,8 +94,10 @@ class KeyRing:
                 f"{k.kid}={k.state}" for k in sorted(self.keys.values(), key=lambda k: k.kid)
             )
         )
+        # A retired key verifies (refresh tokens, introspection) as long as it is published:
+        # past `unpublish_after` every token it signed has expired.
         self._verifiers = {
-            key.kid: key for key in self.keys.values() if key.state in ("active", "retired")
+            key.kid: key for key in self.published if key.state in ("active", "retired")
         }
 
     @staticmethod

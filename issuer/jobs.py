@@ -1,0 +1,115 @@
+"""Background jobs that one process at a time runs: a lease on the `job_leases` table.
+
+    lease = Lease(database, "cleanup", ttl=120, clock=runtime.clock)
+    runtime.run_in_background("cleanup", lambda: run_every(60, lease, job))
+
+`run_every(interval, lease, job)` wakes every `interval` seconds, takes or renews the lease
+and runs `job()` only while it holds it. The lease is a row per job name holding the
+holder id and an expiry: taking it is one conditional UPDATE (`WHERE holder = me OR
+expires_at <= now`), or an INSERT when the row does not exist yet, whose primary key lets
+one of two racing processes win. It works the same on Postgres and SQLite and needs no
+lock held across a round trip. A holder that dies is replaced once its lease expires, so
+`ttl` should be a few intervals long; a job must still be safe to run twice (a lease is
+exclusive only as long as clocks roughly agree), which is why rotation also compares and
+sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from issuer.clock import Clock, utcnow
+from issuer.store.database import Database
+from issuer.store.models import JobLease
+
+__all__ = ["Lease", "run_every"]
+
+log = logging.getLogger("issuer.jobs")
+
+
+def _holder_id() -> str:
+    # Host and pid for people reading the table; the random part keeps two apps in one
+    # process (tests) apart.
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Lease:
+    """A named, expiring lease: `await lease.acquire()` is True while this holder has it."""
+
+    def __init__(self, database: Database, name: str, *, ttl: float, clock: Clock = utcnow) -> None:
+        self.database = database
+        self.name = name
+        self.ttl = timedelta(seconds=ttl)
+        self.clock = clock
+        self.holder = _holder_id()
+
+    async def acquire(self) -> bool:
+        """Take the lease if it is free or expired, or renew it if held; True if ours."""
+        now = self.clock()
+        values = {"holder": self.holder, "expires_at": now + self.ttl}
+        async with self.database.session() as session:
+            taken = await session.execute(
+                update(JobLease)
+                .where(
+                    JobLease.name == self.name,
+                    (JobLease.holder == self.holder) | (JobLease.expires_at <= now),
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount:  # type: ignore[attr-defined]
+                return True
+            exists = await session.scalar(select(JobLease.name).where(JobLease.name == self.name))
+            if exists is not None:
+                return False
+        try:
+            async with self.database.session() as session:
+                session.add(JobLease(name=self.name, **values))
+        except IntegrityError:
+            return False  # another process inserted it first
+        return True
+
+    async def release(self) -> None:
+        """Give the lease up now (on shutdown) so another process need not wait for expiry."""
+        async with self.database.session() as session:
+            await session.execute(
+                delete(JobLease)
+                .where(JobLease.name == self.name, JobLease.holder == self.holder)
+                .execution_options(synchronize_session=False)
+            )
+
+
+async def run_every(
+    interval: float,
+    lease: Lease,
+    job: Callable[[], Awaitable[object]],
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Forever: take or renew `lease`, run `job()` if we hold it, sleep `interval` seconds.
+
+    A failing pass (database down, a bug in the job) is logged and retried next interval;
+    cancellation (shutdown) releases the lease.
+    """
+    try:
+        while True:
+            try:
+                if await lease.acquire():
+                    await job()
+            except Exception:
+                log.exception("job %s failed; retrying in %ss", lease.name, interval)
+            await sleep(interval)
+    finally:
+        try:
+            await asyncio.shield(lease.release())
+        except Exception:  # best effort: the lease expires anyway
+            log.debug("could not release lease %s", lease.name, exc_info=True)

@@ -1,0 +1,117 @@
+"""Authorization server metadata (RFC 8414) and OpenID Provider metadata (Discovery 1.0 §3).
+
+Built from the settings and what is really served, precomputed per key-ring version (the
+signing algs come from the ring). The issuer identifier may have a path (`ISSUER_URL =
+https://id.example.com/tenant-a`): both documents are served under it, and RFC 8414 §3's
+form with the well-known segment inserted before the path (`/.well-known/
+oauth-authorization-server/tenant-a`) is served at the root too (`root_routes`).
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.handlers import HTTPRouteHandler
+
+from issuer.keyring.ring import KeyRing
+from issuer.settings import Settings
+from issuer.web.jwks import JWKS_PATH
+
+__all__ = ["OAUTH_METADATA_PATH", "OIDC_METADATA_PATH", "ROUTES", "metadata", "root_routes"]
+
+OIDC_METADATA_PATH = "/.well-known/openid-configuration"
+OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server"
+
+# The endpoint paths below the issuer URL: the contract of issuer.web's token, revocation,
+# introspection and userinfo handlers.
+TOKEN_PATH = "/oauth/token"  # noqa: S105 (a path, not a secret)
+REVOCATION_PATH = "/oauth/revoke"
+INTROSPECTION_PATH = "/oauth/introspect"
+USERINFO_PATH = "/userinfo"
+
+CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
+
+_documents: weakref.WeakKeyDictionary[KeyRing, bytes] = weakref.WeakKeyDictionary()
+
+
+def metadata(settings: Settings, ring: KeyRing) -> dict[str, Any]:
+    """The metadata document for this issuer and key ring."""
+    issuer = settings.url
+    return {
+        # RFC 8414 §3.3: identical to the issuer the client asked about, and to `iss`.
+        "issuer": issuer,
+        "jwks_uri": issuer + JWKS_PATH,
+        "token_endpoint": issuer + TOKEN_PATH,
+        "revocation_endpoint": issuer + REVOCATION_PATH,
+        "introspection_endpoint": issuer + INTROSPECTION_PATH,
+        "userinfo_endpoint": issuer + USERINFO_PATH,
+        "grant_types_supported": ["password", "refresh_token", "client_credentials"],
+        # RFC 8414 §2 makes this REQUIRED; there is no authorization endpoint yet (the
+        # code flow comes later), so no response type is supported: an empty list, and no
+        # authorization_endpoint. ID tokens are not issued either, so the ID-token members
+        # OpenID Discovery §3 requires (id_token_signing_alg_values_supported) are absent.
+        "response_types_supported": [],
+        "subject_types_supported": ["public"],
+        # Public clients authenticate with client_id only (RFC 6749 §2.1).
+        "token_endpoint_auth_methods_supported": [*CLIENT_AUTH, "none"],
+        # RFC 7009 §2.1: public clients may revoke their own tokens.
+        "revocation_endpoint_auth_methods_supported": [*CLIENT_AUTH, "none"],
+        # RFC 7662 §2.1: the introspection endpoint MUST require authorization.
+        "introspection_endpoint_auth_methods_supported": CLIENT_AUTH,
+        # Not IANA-registered (RFC 9068 defines no metadata); the name other issuers use
+        # (Gluu/Janssen, InterSystems) for the algs of JWT access tokens. What the ring
+        # signs with now, so a verifier can pin exactly these.
+        "access_token_signing_alg_values_supported": ring.signing_algorithms,
+    }
+
+
+def _document(request: Request[Any, Any, Any]) -> Response[bytes]:
+    runtime = request.app.state.runtime
+    if not runtime.keys.loaded:
+        return Response(
+            b'{"error":"temporarily_unavailable","error_description":"signing keys not loaded"}',
+            status_code=503,
+            media_type="application/json",
+            headers={"Cache-Control": "no-store", "Retry-After": "5"},
+        )
+    ring: KeyRing = runtime.keys.ring
+    body = _documents.get(ring)
+    if body is None:
+        document = metadata(runtime.settings, ring)
+        body = _documents[ring] = json.dumps(document, separators=(",", ":")).encode()
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Cache-Control": f"public, max-age={runtime.settings.jwks_max_age}"},
+    )
+
+
+@get(OIDC_METADATA_PATH, sync_to_thread=False, include_in_schema=False)
+def openid_configuration(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """OpenID Connect Discovery 1.0 §4: `{issuer}/.well-known/openid-configuration`."""
+    return _document(request)
+
+
+@get(OAUTH_METADATA_PATH, sync_to_thread=False, include_in_schema=False)
+def oauth_authorization_server(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """RFC 8414 §3 for an issuer without a path; with one, see `root_routes`."""
+    return _document(request)
+
+
+def root_routes(prefix: str) -> list[HTTPRouteHandler]:
+    """RFC 8414 §3: for issuer `https://host/tenant-a`, `/.well-known/oauth-authorization-
+    server/tenant-a` at the root (the path-appended forms are served under the prefix)."""
+    if not prefix:
+        return []
+
+    @get(OAUTH_METADATA_PATH + prefix, sync_to_thread=False, include_in_schema=False)
+    def oauth_authorization_server_for_path(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return _document(request)
+
+    return [oauth_authorization_server_for_path]
+
+
+ROUTES = [openid_configuration, oauth_authorization_server]
