@@ -15,6 +15,7 @@ from issuer.clock import Clock, utcnow
 from issuer.runtime import Runtime
 from issuer.settings import Settings
 from issuer.web import discovery, health, jwks
+from issuer.web import metrics as metrics_routes
 from issuer.web.admin import AdminController
 from issuer.web.deps import DEPENDENCIES
 from issuer.web.errors import EXCEPTION_HANDLERS
@@ -31,7 +32,7 @@ PROTOCOL_ROUTES: list[ControllerRouterHandler] = [
 ]
 
 # Per-process operational routes: always at the root, whatever ISSUER_URL's path is.
-ROOT_ROUTES: list[ControllerRouterHandler] = [*health.ROUTES]
+ROOT_ROUTES: list[ControllerRouterHandler] = [*health.ROUTES, *metrics_routes.ROUTES]
 
 
 def create_app(settings: Settings, *, clock: Clock = utcnow) -> Litestar:
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> Litestar:
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
+        middleware=[metrics_routes.latency_middleware],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="issuer",

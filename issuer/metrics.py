@@ -9,6 +9,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 __all__ = [
+    "CLEANUP_DELETED",
     "LOGIN_FAILURES",
     "REFRESH_REUSE",
     "REGISTRY",
@@ -44,5 +45,11 @@ REQUEST_LATENCY = Histogram(
     "Request latency, by route and status class.",
     ["route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=REGISTRY,
+)
+CLEANUP_DELETED = Counter(
+    "issuer_cleanup_deleted_rows_total",
+    "Expired rows deleted by the clean-up job, by table.",
+    ["table"],
     registry=REGISTRY,
 )

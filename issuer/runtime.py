@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from issuer import cleanup
 from issuer.clock import Clock, utcnow
 from issuer.jobs import Lease, run_every
 from issuer.keyring.holder import MAINTENANCE_INTERVAL, KeyRingHolder
@@ -60,6 +61,9 @@ class Runtime:
         self.run_in_background(
             "key-maintenance",
             lambda: run_every(MAINTENANCE_INTERVAL, key_lease, self.keys.maintain),
+        )
+        self.run_in_background(
+            "cleanup", lambda: cleanup.run_forever(self.database, self.settings, self.clock)
         )
 
     def add_readiness_check(self, check: ReadinessCheck) -> None:

@@ -20,6 +20,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from issuer.accounts.clients import create_client
 from issuer.accounts.users import AccountError, create_user, normalise_email
 from issuer.errors import InsufficientScope, InvalidRequest, NotFound
+from issuer.keyring import rotation
 from issuer.metrics import REVOCATIONS
 from issuer.oauth.access import bearer_token, check_access_token
 from issuer.runtime import Runtime
@@ -91,6 +92,36 @@ class KeyOut(msgspec.Struct):
     unpublish_after: datetime | None
     revoked_at: datetime | None
     public_jwk: dict[str, str]
+
+
+class RotateIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Rotate one alg, or every configured alg when `alg` is omitted."""
+
+    alg: Literal["RS256", "EdDSA"] | None = None
+    force: bool = False
+
+
+class RotationOut(msgspec.Struct):
+    """`outcome`: rotated, too_early (see wait_seconds) or lost_race (another rotation won)."""
+
+    alg: str
+    outcome: str
+    message: str
+    activated: str | None
+    retired: str | None
+    next: str | None
+    wait_seconds: int
+    risk: str | None
+
+
+class RevocationOut(msgspec.Struct):
+    kid: str
+    alg: str
+    previous_state: str
+    message: str
+    activated: str | None
+    next: str | None
+    risk: str | None
 
 
 class NewUser(msgspec.Struct, forbid_unknown_fields=True):
@@ -229,6 +260,82 @@ class AdminController(Controller):
     async def list_keys(self, runtime: RuntimeDep) -> list[KeyOut]:
         async with runtime.database.session() as session:
             return [_key(row) for row in await signing_keys.all_keys(session)]
+
+    @post("/keys/rotate", status_code=200, summary="Rotate signing keys (next → active)")
+    async def rotate_keys(
+        self, runtime: RuntimeDep, actor: Actor, data: JSONBody[RotateIn | None] = None
+    ) -> list[RotationOut]:
+        """Refused with 409 and Retry-After while the next key is younger than the JWKS
+        max-age plus the ring refresh delay, unless `force` (which says what it risks)."""
+        request = data or RotateIn()
+        algs = [request.alg] if request.alg else list(runtime.settings.signing_algs)
+        results: list[rotation.Rotation] = []
+        for alg in algs:
+            try:
+                results.append(
+                    await rotation.rotate(
+                        runtime.database,
+                        settings=runtime.settings,
+                        kek=runtime.kek,
+                        alg=alg,
+                        force=request.force,
+                        now=runtime.clock(),
+                        actor=actor,
+                    )
+                )
+            except rotation.KeyOperationError as exc:
+                raise InvalidRequest(str(exc)) from None
+        if any(result.outcome != "too_early" for result in results):
+            await runtime.keys.refresh()
+        else:
+            wait = max(int(result.wait.total_seconds() + 0.999) for result in results)
+            raise Conflict(
+                "; ".join(result.message for result in results),
+                headers={"Retry-After": str(max(1, wait))},
+            )
+        return [
+            RotationOut(
+                alg=result.alg,
+                outcome=result.outcome,
+                message=result.message,
+                activated=result.activated,
+                retired=result.retired,
+                next=result.next,
+                wait_seconds=int(result.wait.total_seconds() + 0.999),
+                risk=result.risk,
+            )
+            for result in results
+        ]
+
+    @post("/keys/{kid:str}/revoke", status_code=200, summary="Revoke a key now (compromise)")
+    async def revoke_key(
+        self, runtime: RuntimeDep, actor: Actor, kid: FromPath[str]
+    ) -> RevocationOut:
+        """The key leaves the JWKS at once; revoking the active key promotes the next one."""
+        async with runtime.database.session() as session:
+            if await signing_keys.by_kid(session, kid) is None:
+                raise NotFound("no signing key with that kid")
+        try:
+            result = await rotation.revoke(
+                runtime.database,
+                settings=runtime.settings,
+                kek=runtime.kek,
+                kid=kid,
+                now=runtime.clock(),
+                actor=actor,
+            )
+        except rotation.KeyOperationError as exc:
+            raise Conflict(str(exc)) from None
+        await runtime.keys.refresh()
+        return RevocationOut(
+            kid=result.kid,
+            alg=result.alg,
+            previous_state=result.previous_state,
+            message=result.message,
+            activated=result.activated,
+            next=result.next,
+            risk=result.risk,
+        )
 
     @post("/users", summary="Create a user")
     async def add_user(self, runtime: RuntimeDep, actor: Actor, data: JSONBody[NewUser]) -> UserOut:

@@ -1,0 +1,73 @@
+"""`GET /metrics` (Prometheus text format) and the request-latency middleware that feeds it.
+
+Latency is labelled with the route template (`/admin/users/{user_id}/disable`, never the
+raw path, so that the label set stays bounded) and the status class (`2xx` … `5xx`).
+Litestar runs middleware only once a route matched: requests for unknown paths (404) or
+with a wrong method (405) are answered before it and are not timed.
+"""
+
+from __future__ import annotations
+
+from time import perf_counter
+from typing import Any
+
+from litestar import Response, get
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import generate_latest
+
+from issuer.metrics import REGISTRY, REQUEST_LATENCY
+
+__all__ = ["ROUTES", "latency_middleware", "metrics"]
+
+# The text exposition format every Prometheus scrapes (Litestar appends the charset).
+TEXT_FORMAT = "text/plain; version=0.0.4"
+
+_STATUS_CLASSES = {n: f"{n}xx" for n in range(1, 6)}
+# (route, status class) → histogram child; `labels()` takes a lock, a dict lookup does not.
+_children: dict[tuple[str, str], Any] = {}
+
+
+def _observe(route: str, status: int, seconds: float) -> None:
+    key = (route, _STATUS_CLASSES.get(status // 100, "other"))
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = REQUEST_LATENCY.labels(*key)
+    child.observe(seconds)
+
+
+def latency_middleware(app: ASGIApp) -> ASGIApp:
+    """Time each HTTP request from the first byte in to the end of the handler's response."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        started = perf_counter()
+        status = 500
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_and_note_status)
+        finally:
+            _observe(scope.get("path_template") or "unmatched", status, perf_counter() - started)
+
+    return middleware
+
+
+@get("/metrics", include_in_schema=False, sync_to_thread=False, cache_control=None)
+def metrics() -> Response[bytes]:
+    """This process's counters and histograms (each worker has its own; scrape each)."""
+    return Response(
+        generate_latest(REGISTRY),
+        media_type=TEXT_FORMAT,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+ROUTES = [metrics]
