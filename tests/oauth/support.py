@@ -1,0 +1,158 @@
+"""Helpers shared by the token tests: users, clients and requests, on the app's real stores.
+
+Over HTTP the app runs on the test client's own event loop, so tests reach the database
+through the `database` fixture (same URL), never through the app's engine.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote_plus
+
+import httpx
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from issuer.accounts.clients import create_client
+from issuer.accounts.users import create_user
+from issuer.app import create_app
+from issuer.clock import Clock, utcnow
+from issuer.runtime import Runtime
+from issuer.settings import Settings
+from issuer.store import users
+from issuer.store.database import Database
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+PASSWORD = "correct horse battery staple"
+API = "https://api.example.com"
+
+
+async def add_user(
+    database: Database,
+    runtime: Runtime,
+    email: str = "ada@example.com",
+    *,
+    password: str = PASSWORD,
+    roles: Sequence[str] = ("reader",),
+    disabled: bool = False,
+) -> str:
+    async with database.session() as session:
+        user = await create_user(
+            session, email=email, password=password, roles=roles, now=runtime.clock(), actor="t"
+        )
+        if disabled:
+            await users.set_disabled(session, user.id, True)
+    return user.id
+
+
+async def add_client(
+    database: Database,
+    runtime: Runtime,
+    client_id: str = "web",
+    *,
+    grant_types: Sequence[str] = ("password", "refresh_token"),
+    scopes: Sequence[str] = ("read", "write"),
+    audiences: Sequence[str] = (API, "https://other.example.com"),
+    public: bool = False,
+    alg: str | None = None,
+    access_token_ttl: int | None = None,
+    refresh_token_ttl: int | None = None,
+) -> str | None:
+    async with database.session() as session:
+        new = await create_client(
+            session,
+            client_id=client_id,
+            grant_types=grant_types,
+            scopes=scopes,
+            audiences=audiences,
+            default_audience=runtime.settings.url,
+            public=public,
+            alg=alg,
+            access_token_ttl=access_token_ttl,
+            refresh_token_ttl=refresh_token_ttl,
+            now=runtime.clock(),
+            actor="t",
+        )
+    return new.secret
+
+
+def basic(client_id: str, secret: str | None) -> dict[str, str]:
+    raw = f"{quote_plus(client_id)}:{quote_plus(secret or '')}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+async def post_form(
+    client: AsyncTestClient[Litestar] | httpx.AsyncClient,
+    path: str,
+    data: dict[str, str],
+    *,
+    auth: tuple[str, str | None] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    sent = {**FORM, **(basic(*auth) if auth else {}), **(headers or {})}
+    return await client.post(path, data=data, headers=sent)
+
+
+async def login(
+    client: AsyncTestClient[Litestar] | httpx.AsyncClient,
+    secret: str | None,
+    *,
+    client_id: str = "web",
+    username: str = "ada@example.com",
+    password: str = PASSWORD,
+    **extra: str,
+) -> Any:
+    data = {"grant_type": "password", "username": username, "password": password, **extra}
+    return await post_form(client, "/oauth/token", data, auth=(client_id, secret))
+
+
+async def refresh(
+    client: AsyncTestClient[Litestar] | httpx.AsyncClient,
+    secret: str | None,
+    refresh_token: str,
+    *,
+    client_id: str = "web",
+    **extra: str,
+) -> Any:
+    data = {"grant_type": "refresh_token", "refresh_token": refresh_token, **extra}
+    return await post_form(client, "/oauth/token", data, auth=(client_id, secret))
+
+
+class MovableClock:
+    """An injected clock that tests move forward."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings, clock: Clock = utcnow
+) -> AsyncIterator[tuple[AsyncTestClient[Litestar], Runtime]]:
+    """An app with its own settings and clock, behind Litestar's test client."""
+    app = create_app(settings, clock=clock)
+    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as test_client:
+        yield test_client, app.state.runtime
+
+
+@asynccontextmanager
+async def serving_in_loop(
+    settings: Settings, clock: Clock = utcnow
+) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
+    """An app on the test's own event loop: requests sent with gather really interleave
+    (Litestar's test client hands each request to another thread one at a time)."""
+    app = create_app(settings, clock=clock)
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+            yield http, app.state.runtime
