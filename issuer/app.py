@@ -14,7 +14,7 @@ from litestar.types import ControllerRouterHandler
 from issuer.clock import Clock, utcnow
 from issuer.runtime import Runtime
 from issuer.settings import Settings
-from issuer.web import discovery, health, jwks
+from issuer.web import discovery, health, introspection, jwks, revocation, token, userinfo
 from issuer.web import metrics as metrics_routes
 from issuer.web.admin import AdminController
 from issuer.web.deps import DEPENDENCIES
@@ -28,6 +28,10 @@ __all__ = ["PROTOCOL_ROUTES", "ROOT_ROUTES", "create_app", "create_app_from_env"
 PROTOCOL_ROUTES: list[ControllerRouterHandler] = [
     *jwks.ROUTES,
     *discovery.ROUTES,
+    *token.ROUTES,
+    *revocation.ROUTES,
+    *introspection.ROUTES,
+    *userinfo.ROUTES,
     AdminController,
 ]
 
