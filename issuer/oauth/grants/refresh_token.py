@@ -54,11 +54,11 @@ class RefreshTokenGrant(Grant):
         presented = self.verify_refresh_token(request)
         self.check_client(presented, request.client)
         access_scope = self.check_scope(presented, request)
+        await self.check_audience(presented, request)
         self.server.minter.ensure_signer(request.client)
         successor = await self.rotate(presented, request)
         if successor is None:
             successor = await self.explain_failed_consume(presented, request)
-        self.check_audience(successor.family, request)
         return self.respond(successor, access_scope, request)
 
     def verify_refresh_token(self, request: TokenRequest) -> PresentedToken:
@@ -103,10 +103,16 @@ class RefreshTokenGrant(Grant):
             raise InvalidScope(f"scope not granted: {' '.join(refused)}")
         return " ".join(wanted)
 
-    def check_audience(self, family: RefreshFamily, request: TokenRequest) -> None:
-        if "audience" in request.form.names() or "resource" in request.form.names():
-            if resolve_audience(request.form, request.client) != family.audience:
-                raise InvalidTarget("a refresh keeps the audience of the login")
+    async def check_audience(self, presented: PresentedToken, request: TokenRequest) -> None:
+        """A refresh keeps the login's audience; naming another is invalid_target (RFC 8707)."""
+        names = request.form.names()
+        if "audience" not in names and "resource" not in names:
+            return  # the common case costs no round trip
+        target = resolve_audience(request.form, request.client)
+        async with self.server.database.session() as session:
+            family = await families.family(session, presented.family_id)
+        if family is not None and target != family.audience:
+            raise InvalidTarget("a refresh keeps the audience of the login")
 
     async def rotate(self, presented: PresentedToken, request: TokenRequest) -> Successor | None:
         """Consume the token and store its successor, in one transaction (3 statements)."""
