@@ -145,14 +145,31 @@ async def serving(
         yield test_client, app.state.runtime
 
 
+class InLoopClient(httpx.AsyncClient):
+    max_in_flight = 0
+
+
 @asynccontextmanager
 async def serving_in_loop(
     settings: Settings, clock: Clock = utcnow
-) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
+) -> AsyncIterator[tuple[InLoopClient, Runtime]]:
     """An app on the test's own event loop: requests sent with gather really interleave
-    (Litestar's test client hands each request to another thread one at a time)."""
+    (Litestar's test client hands each request to another thread one at a time).
+    The client's `max_in_flight` is the most requests the app had at once."""
     app = create_app(settings, clock=clock)
+    in_flight = 0
+    http: InLoopClient
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal in_flight
+        in_flight += 1
+        http.max_in_flight = max(http.max_in_flight, in_flight)
+        try:
+            await app(scope, receive, send)
+        finally:
+            in_flight -= 1
+
     async with app.lifespan():
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+        transport = httpx.ASGITransport(app=counting, client=("203.0.113.7", 40000))
+        async with InLoopClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
             yield http, app.state.runtime

@@ -1,0 +1,151 @@
+"""Concurrent refreshes of one token against Postgres, really interleaved in one event loop
+(and, at the end, over real HTTP against `issuer serve`)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import httpx
+import pytest
+
+from issuer.clock import utcnow
+from issuer.runtime import Runtime
+from issuer.settings import Settings
+from issuer.store import families
+from issuer.store.database import Database
+from tests.conftest import make_settings
+from tests.databases import PostgresDatabases
+from tests.oauth.support import add_client, add_user, login, refresh, serving_in_loop
+from tests.test_serve import clean_env, free_port
+
+TRIALS = 20
+CONCURRENT = 10
+
+
+@pytest.fixture
+def empty_postgres(postgres_url: str) -> str:
+    PostgresDatabases.truncate(postgres_url)
+    return postgres_url
+
+
+async def test_concurrent_refreshes_have_one_winner_then_the_family_is_revoked(
+    empty_postgres: str, tmp_path: Path
+) -> None:
+    settings = make_settings(empty_postgres, tmp_path / "keys")
+    async with serving_in_loop(settings) as (http, runtime):
+        await add_user(runtime.database, runtime)
+        secret = await add_client(runtime.database, runtime)
+        for trial in range(TRIALS):
+            tokens = (await login(http, secret)).json()
+            token = tokens["refresh_token"]
+            responses = await asyncio.gather(
+                *(refresh(http, secret, token) for _ in range(CONCURRENT))
+            )
+            statuses = Counter(response.status_code for response in responses)
+            assert statuses == {200: 1, 400: CONCURRENT - 1}, (trial, statuses)
+            assert {r.json()["error"] for r in responses if r.status_code == 400} == {
+                "invalid_grant"
+            }
+            winner = next(r.json() for r in responses if r.status_code == 200)
+            sid = runtime.keys.ring.verify(token, typ="rt+jwt")["sid"]
+            async with runtime.database.session() as session:
+                row = await families.family(session, sid)
+            assert row is not None and row.revoked_reason == "reuse", trial
+            assert (await refresh(http, secret, winner["refresh_token"])).status_code == 400
+        # The requests really were in flight together, not one after another.
+        assert http.max_in_flight >= CONCURRENT // 2, http.max_in_flight
+
+
+async def test_with_grace_every_concurrent_refresh_gets_the_same_successor(
+    empty_postgres: str, tmp_path: Path
+) -> None:
+    settings = make_settings(empty_postgres, tmp_path / "keys", ISSUER_REFRESH_GRACE_SECONDS=30)
+    async with serving_in_loop(settings) as (http, runtime):
+        await add_user(runtime.database, runtime)
+        secret = await add_client(runtime.database, runtime)
+        for trial in range(TRIALS):
+            token = (await login(http, secret)).json()["refresh_token"]
+            responses = await asyncio.gather(
+                *(refresh(http, secret, token) for _ in range(CONCURRENT))
+            )
+            assert [r.status_code for r in responses] == [200] * CONCURRENT, trial
+            successors = {r.json()["refresh_token"] for r in responses}
+            assert len(successors) == 1, trial
+            sid = runtime.keys.ring.verify(token, typ="rt+jwt")["sid"]
+            async with runtime.database.session() as session:
+                assert await families.is_live(session, sid, now=runtime.clock())
+            assert (await refresh(http, secret, successors.pop())).status_code == 200
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_concurrent_refreshes_on_sqlite_have_one_winner(
+    settings: Settings, tmp_path: Path
+) -> None:
+    async with serving_in_loop(settings) as (http, runtime):
+        await add_user(runtime.database, runtime)
+        secret = await add_client(runtime.database, runtime)
+        for _ in range(3):
+            token = (await login(http, secret)).json()["refresh_token"]
+            responses = await asyncio.gather(*(refresh(http, secret, token) for _ in range(8)))
+            assert Counter(r.status_code for r in responses) == {200: 1, 400: 7}
+
+
+async def test_concurrent_refreshes_against_issuer_serve_with_two_workers(
+    empty_postgres: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    settings = make_settings(empty_postgres, tmp_path / "keys")
+    env = clean_env() | {
+        "ISSUER_URL": f"http://127.0.0.1:{port}",
+        "ISSUER_DATABASE_URL": empty_postgres,
+        "ISSUER_KEK": base64.urlsafe_b64encode(settings.kek or b"").rstrip(b"=").decode(),
+        "ISSUER_KEYS_DIR": str(tmp_path / "keys"),
+    }
+    server = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
+        [sys.executable, "-m", "issuer", "serve", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            await wait_ready(http)
+            database = Database(empty_postgres)
+            try:
+                helpers = cast(Runtime, SimpleNamespace(clock=utcnow, settings=settings))
+                await add_user(database, helpers)
+                secret = await add_client(database, helpers)
+            finally:
+                await database.dispose()
+            for trial in range(10):
+                token = (await login(http, secret)).json()["refresh_token"]
+                responses = await asyncio.gather(
+                    *(refresh(http, secret, token) for _ in range(CONCURRENT))
+                )
+                statuses = Counter(r.status_code for r in responses)
+                assert statuses == {200: 1, 400: CONCURRENT - 1}, (trial, statuses)
+                winner = next(r.json() for r in responses if r.status_code == 200)
+                assert (await refresh(http, secret, winner["refresh_token"])).status_code == 400
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0].decode()
+    assert "Traceback" not in output, output
+
+
+async def wait_ready(http: httpx.AsyncClient) -> None:
+    for _ in range(150):
+        try:
+            if (await http.get("/readyz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.2)
+    raise AssertionError("issuer serve did not become ready")
