@@ -15,6 +15,7 @@ from litestar import Controller, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import BaseRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
 
 from issuer.accounts.clients import create_client
@@ -43,6 +44,29 @@ class Conflict(InvalidRequest):
     """The e-mail or client id is taken (RFC 9110 §15.5.10)."""
 
     status = 409
+
+
+class ErrorBody(msgspec.Struct):
+    """An error in the RFC 6749 §5.2 / RFC 6750 §3.1 shape."""
+
+    error: str
+    error_description: str | None = None
+
+
+_ERRORS = {
+    400: "invalid_request: malformed or invalid input",
+    401: "invalid_token: no, invalid, expired or revoked access token (WWW-Authenticate: Bearer)",
+    403: "insufficient_scope: the token has neither role admin nor scope issuer:admin",
+    404: "not_found: no such user or key",
+    409: "invalid_request: conflicts with the current state",
+}
+
+
+def errors(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI error responses: 400, 401 and 403 on every admin route, plus `codes`."""
+    return {
+        code: ResponseSpec(ErrorBody, description=_ERRORS[code]) for code in (400, 401, 403, *codes)
+    }
 
 
 # ---- authorisation ---------------------------------------------------------------------
@@ -256,12 +280,17 @@ class AdminController(Controller):
     dependencies = {"actor": Provide(provide_actor, sync_to_thread=False)}
     security = BEARER_SECURITY
 
-    @get("/keys", summary="List signing keys (public material only)")
+    @get("/keys", summary="List signing keys (public material only)", responses=errors())
     async def list_keys(self, runtime: RuntimeDep) -> list[KeyOut]:
         async with runtime.database.session() as session:
             return [_key(row) for row in await signing_keys.all_keys(session)]
 
-    @post("/keys/rotate", status_code=200, summary="Rotate signing keys (next → active)")
+    @post(
+        "/keys/rotate",
+        status_code=200,
+        summary="Rotate signing keys (next → active)",
+        responses=errors(409),
+    )
     async def rotate_keys(
         self, runtime: RuntimeDep, actor: Actor, data: JSONBody[RotateIn | None] = None
     ) -> list[RotationOut]:
@@ -307,7 +336,12 @@ class AdminController(Controller):
             for result in results
         ]
 
-    @post("/keys/{kid:str}/revoke", status_code=200, summary="Revoke a key now (compromise)")
+    @post(
+        "/keys/{kid:str}/revoke",
+        status_code=200,
+        summary="Revoke a key now (compromise)",
+        responses=errors(404, 409),
+    )
     async def revoke_key(
         self, runtime: RuntimeDep, actor: Actor, kid: FromPath[str]
     ) -> RevocationOut:
@@ -337,7 +371,7 @@ class AdminController(Controller):
             risk=result.risk,
         )
 
-    @post("/users", summary="Create a user")
+    @post("/users", summary="Create a user", responses=errors(409))
     async def add_user(self, runtime: RuntimeDep, actor: Actor, data: JSONBody[NewUser]) -> UserOut:
         now = runtime.clock()
         async with runtime.database.session() as session:
@@ -356,7 +390,7 @@ class AdminController(Controller):
                 raise InvalidRequest(str(exc)) from None
             return _user(user)
 
-    @get("/users", summary="List users")
+    @get("/users", summary="List users", responses=errors())
     async def list_users(
         self, runtime: RuntimeDep, limit: Limit = 100, offset: Offset = 0
     ) -> list[UserOut]:
@@ -364,7 +398,12 @@ class AdminController(Controller):
             rows = await users.listing(session, limit=limit, offset=offset)
             return [_user(row) for row in rows]
 
-    @post("/users/{user_id:str}/disable", status_code=200, summary="Disable a user")
+    @post(
+        "/users/{user_id:str}/disable",
+        status_code=200,
+        summary="Disable a user",
+        responses=errors(404),
+    )
     async def disable_user(
         self, runtime: RuntimeDep, actor: Actor, user_id: FromPath[str]
     ) -> UserDisabled:
@@ -391,7 +430,12 @@ class AdminController(Controller):
             REVOCATIONS.labels(kind="family").inc(len(ended))
         return result
 
-    @post("/users/{user_id:str}/enable", status_code=200, summary="Enable a user")
+    @post(
+        "/users/{user_id:str}/enable",
+        status_code=200,
+        summary="Enable a user",
+        responses=errors(404),
+    )
     async def enable_user(
         self, runtime: RuntimeDep, actor: Actor, user_id: FromPath[str]
     ) -> UserOut:
@@ -408,6 +452,7 @@ class AdminController(Controller):
         "/users/{user_id:str}/revoke-sessions",
         status_code=200,
         summary="Revoke every refresh family of a user (logout everywhere)",
+        responses=errors(404),
     )
     async def revoke_sessions(
         self, runtime: RuntimeDep, actor: Actor, user_id: FromPath[str]
@@ -429,7 +474,7 @@ class AdminController(Controller):
             REVOCATIONS.labels(kind="family").inc(len(ended))
         return SessionsRevoked(user_id=user_id, sessions_revoked=len(ended))
 
-    @post("/clients", summary="Register a client; the secret is shown once")
+    @post("/clients", summary="Register a client; the secret is shown once", responses=errors(409))
     async def add_client(
         self, runtime: RuntimeDep, actor: Actor, data: JSONBody[NewClientIn]
     ) -> ClientCreated:
@@ -456,7 +501,7 @@ class AdminController(Controller):
                 raise InvalidRequest(str(exc)) from None
             return ClientCreated(client=_client(new.client), client_secret=new.secret)
 
-    @get("/clients", summary="List clients (never their secrets)")
+    @get("/clients", summary="List clients (never their secrets)", responses=errors())
     async def list_clients(
         self, runtime: RuntimeDep, limit: Limit = 100, offset: Offset = 0
     ) -> list[ClientOut]:
@@ -464,7 +509,7 @@ class AdminController(Controller):
             rows = await clients.listing(session, limit=limit, offset=offset)
             return [_client(row) for row in rows]
 
-    @get("/audit", summary="Read the audit log, newest first")
+    @get("/audit", summary="Read the audit log, newest first", responses=errors())
     async def list_audit(
         self,
         runtime: RuntimeDep,
