@@ -384,3 +384,45 @@ async def test_audit_is_newest_first_with_limit_and_filter(
     assert len(limited.json()) == 1
     nothing = await client.get("/admin/audit?action=no.such.action", headers=admin_headers)
     assert nothing.json() == []
+
+
+# ---- the README's bootstrap, end to end --------------------------------------------------
+
+
+async def test_bootstrap_admin_logs_in_with_the_password_grant_and_calls_the_api(
+    client: Client, admin_headers: dict[str, str]
+) -> None:
+    """An admin user and a password-grant client (made with the CLI in the README), a token
+    from the token endpoint, then an admin call with it."""
+    await client.post(
+        "/admin/users",
+        json={"email": "root@example.com", "password": "s3cret", "roles": ["admin"]},
+        headers=admin_headers,
+    )
+    created = await client.post(
+        "/admin/clients",
+        json={"client_id": "admin-cli", "grant_types": ["password", "refresh_token"]},
+        headers=admin_headers,
+    )
+    secret = created.json()["client_secret"]
+    token = await client.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": "root@example.com", "password": "s3cret"},
+        auth=("admin-cli", secret),
+    )
+    assert token.status_code == 200, token.text
+    access = token.json()["access_token"]
+    response = await client.get("/admin/keys", headers=bearer(access))
+    assert response.status_code == 200, response.text
+
+    # Disabling that user ends the session behind the token and refuses the next login.
+    listed = (await client.get("/admin/users", headers=admin_headers)).json()
+    root_id = next(u["id"] for u in listed if u["email"] == "root@example.com")
+    await client.post(f"/admin/users/{root_id}/disable", headers=admin_headers)
+    assert (await client.get("/admin/keys", headers=bearer(access))).status_code == 401
+    again = await client.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": "root@example.com", "password": "s3cret"},
+        auth=("admin-cli", secret),
+    )
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
