@@ -83,7 +83,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from issuer.keyring.kek import load_kek
 
     cmd_migrate(args, settings)
-    load_kek(settings)  # once here, so that workers never race to create it
+    kek = load_kek(settings)  # once here, so that workers never race to create it
+    _run(_with_database(settings, lambda database: _open_keys(database, settings, kek)))
     uvicorn.run(
         "issuer.app:create_app_from_env",
         factory=True,
@@ -163,6 +164,137 @@ def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
     return _run(_with_session(settings, work))
 
 
+async def _with_database(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+    from sqlalchemy.exc import DBAPIError, InterfaceError
+
+    from issuer.keyring.material import KeyDecryptionError
+    from issuer.keyring.rotation import KeyOperationError
+    from issuer.store.database import Database
+
+    database = Database(settings.database_url, pool_size=1)
+    try:
+        return await work(database)
+    except (KeyDecryptionError, KeyOperationError) as exc:
+        raise CommandError(str(exc)) from None
+    except (DBAPIError, InterfaceError, OSError) as exc:
+        raise _database_error(exc) from None
+    finally:
+        await database.dispose()
+
+
+async def _open_keys(database: Any, settings: Settings, kek: bytes) -> int:
+    """Decrypt every stored key that may be used: a wrong KEK stops here, in one line."""
+    from issuer.clock import utcnow
+    from issuer.keyring.lifecycle import load_ring
+
+    async with database.session() as session:
+        await load_ring(session, settings=settings, kek=kek, now=utcnow())
+    return 0
+
+
+def _when(value: Any) -> str | None:
+    return None if value is None else str(value.isoformat(timespec="seconds"))
+
+
+def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    from issuer.keyring.kek import load_kek
+    from issuer.store import signing_keys
+
+    async def work(database: Any) -> int:
+        async with database.session() as session:
+            rows = await signing_keys.all_keys(session)
+        if any(row.state != "revoked" for row in rows):
+            await _open_keys(database, settings, load_kek(settings, create=False))
+        listed = [
+            {
+                "kid": row.kid,
+                "alg": row.alg,
+                "state": row.state,
+                "created_at": _when(row.created_at),
+                "published_at": _when(row.published_at),
+                "activated_at": _when(row.activated_at),
+                "retired_at": _when(row.retired_at),
+                "unpublish_after": _when(row.unpublish_after),
+                "revoked_at": _when(row.revoked_at),
+            }
+            for row in rows
+        ]
+        if args.json:
+            print(json.dumps(listed, indent=2))
+            return 0
+        columns = ("kid", "alg", "state", "published_at", "activated_at", "retired_at")
+        extra = ("unpublish_after", "revoked_at")
+        widths = (43, 6, 7, 25, 25, 25)
+        print(
+            "  ".join(
+                f"{name:<{width}}" for name, width in zip(columns, widths, strict=True)
+            ).rstrip()
+        )
+        for key in listed:
+            cells = [str(key["kid"]), f"{key['alg']:<6}", f"{key['state']:<7}"]
+            cells += [f"{key[name] or '-':<25}" for name in columns[3:]]
+            notes = [f"{name}={key[name]}" for name in extra if key[name]]
+            print("  ".join(cells + notes).rstrip())
+        return 0
+
+    return _run(_with_database(settings, work))
+
+
+def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from issuer.clock import utcnow
+    from issuer.keyring.kek import load_kek
+    from issuer.keyring.rotation import rotate
+
+    algs = [args.alg] if args.alg else list(settings.signing_algs)
+    if args.alg and args.alg not in settings.signing_algs:
+        raise CommandError(f"alg {args.alg} is not configured (ISSUER_DEFAULT_ALG and keys)")
+    kek = load_kek(settings, create=False)
+
+    async def work(database: Any) -> int:
+        await _open_keys(database, settings, kek)
+        refused = []
+        for alg in algs:
+            result = await rotate(
+                database,
+                settings=settings,
+                kek=kek,
+                alg=alg,
+                force=args.force,
+                now=utcnow(),
+                actor=_actor(),
+            )
+            print(result.message)
+            if not result.rotated:
+                refused.append(alg)
+        if refused:
+            raise CommandError(f"not rotated: {', '.join(refused)}")
+        print(
+            "running issuers serve the new keys within "
+            f"ISSUER_RING_REFRESH_SECONDS ({settings.ring_refresh_seconds:g}s)"
+        )
+        return 0
+
+    return _run(_with_database(settings, work))
+
+
+def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from issuer.clock import utcnow
+    from issuer.keyring.kek import load_kek
+    from issuer.keyring.rotation import revoke
+
+    kek = load_kek(settings, create=False)
+
+    async def work(database: Any) -> int:
+        await _open_keys(database, settings, kek)
+        result = await revoke(
+            database, settings=settings, kek=kek, kid=args.kid, now=utcnow(), actor=_actor()
+        )
+        print(result.message)
+        return 0
+
+    return _run(_with_database(settings, work))
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -205,6 +337,26 @@ def build_parser() -> argparse.ArgumentParser:
     create_client.add_argument("--refresh-token-ttl", type=int)
     create_client.add_argument("--json", action="store_true")
     create_client.set_defaults(handler=cmd_clients_create)
+
+    keys = commands.add_parser("keys", help="signing keys").add_subparsers(
+        dest="keys_command", required=True, parser_class=_Parser
+    )
+    list_keys = keys.add_parser("list", help="every key with its state and lifecycle times")
+    list_keys.add_argument("--json", action="store_true")
+    list_keys.set_defaults(handler=cmd_keys_list)
+    rotate_keys = keys.add_parser(
+        "rotate", help="next → active → retired, new next (every configured alg by default)"
+    )
+    rotate_keys.add_argument("--alg", choices=["RS256", "EdDSA"])
+    rotate_keys.add_argument(
+        "--force",
+        action="store_true",
+        help="do not wait for the next key to be published long enough (verifiers may fail)",
+    )
+    rotate_keys.set_defaults(handler=cmd_keys_rotate)
+    revoke_key = keys.add_parser("revoke", help="unpublish a key now (compromise)")
+    revoke_key.add_argument("kid")
+    revoke_key.set_defaults(handler=cmd_keys_revoke)
     return parser
 
 

@@ -136,37 +136,40 @@ async def rotate(
     """
     _check_alg(alg, settings)
     delay = publication_delay(settings)
-    fresh_next = new_key_row(alg, "next", settings=settings, kek=kek, now=now)
     try:
+        # Read, decide, and only then generate (RSA takes a while) and write: the writes
+        # compare and set, so whatever changed in between makes this one the loser.
         async with database.session() as session:
             active = await signing_keys.in_state(session, alg, "active")
-            if active is None:
-                raise KeyOperationError(
-                    f"no active {alg} key yet: the first keys are created when the issuer starts"
-                )
             upcoming = await signing_keys.in_state(session, alg, "next")
-            if upcoming is None:
-                # A revoked next key leaves none: pre-publish one; the wait starts now.
-                upcoming = fresh_next
+        if active is None:
+            raise KeyOperationError(
+                f"no active {alg} key yet: the first keys are created when the issuer starts"
+            )
+        if upcoming is None:
+            # A revoked next key leaves none: pre-publish one; the wait starts now.
+            upcoming = new_key_row(alg, "next", settings=settings, kek=kek, now=now)
+            async with database.session() as session:
                 await _create(session, upcoming, now=now, actor=actor)
-                fresh_next = new_key_row(alg, "next", settings=settings, kek=kek, now=now)
-            published_for = now - upcoming.published_at
-            wait = delay - published_for
-            risk = None
-            if wait > timedelta(0):
-                if not force:
-                    return Rotation(
-                        alg=alg,
-                        outcome="too_early",
-                        next=upcoming.kid,
-                        wait=wait,
-                        message=(
-                            f"{alg}: not yet: next key {upcoming.kid} has been published "
-                            f"{_seconds(published_for)} of {_seconds(delay)}; "
-                            f"{_seconds(wait)} left (or --force)"
-                        ),
-                    )
-                risk = _force_risk(upcoming.kid, published_for, delay)
+        published_for = now - upcoming.published_at
+        wait = delay - published_for
+        risk = None
+        if wait > timedelta(0):
+            if not force:
+                return Rotation(
+                    alg=alg,
+                    outcome="too_early",
+                    next=upcoming.kid,
+                    wait=wait,
+                    message=(
+                        f"{alg}: not yet: next key {upcoming.kid} has been published "
+                        f"{_seconds(published_for)} of {_seconds(delay)}; "
+                        f"{_seconds(wait)} left (or --force)"
+                    ),
+                )
+            risk = _force_risk(upcoming.kid, published_for, delay)
+        fresh_next = new_key_row(alg, "next", settings=settings, kek=kek, now=now)
+        async with database.session() as session:
             await _rotate_rows(session, active, upcoming, fresh_next, settings, now, actor, risk)
     except (_LostRace, IntegrityError):
         log.info("%s rotation by %s lost to a concurrent one", alg, actor)
@@ -175,7 +178,7 @@ async def rotate(
             outcome="lost_race",
             message=f"{alg}: another rotation won; nothing changed by this one",
         )
-    log.warning("rotated %s keys: %s active, %s retired (%s)", alg, upcoming.kid, active.kid, actor)
+    log.info("rotated %s keys: %s active, %s retired (%s)", alg, upcoming.kid, active.kid, actor)
     return Rotation(
         alg=alg,
         outcome="rotated",
@@ -306,7 +309,7 @@ async def revoke(
         message += f"; {created_next} pre-published as next"
     if risk:
         message += f"; RISK: {risk}"
-    log.warning("%s by %s", message, actor)
+    log.info("%s by %s", message, actor)
     return Revocation(
         kid=kid,
         alg=alg,
