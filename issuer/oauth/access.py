@@ -8,13 +8,14 @@ token's refresh family (`sid`) is still live (RFC 7009 §2).
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
 
 from issuer.errors import InvalidToken
 from issuer.keyring.ring import KeyRing
-from issuer.store import denylist, families
+from issuer.store.database import Database
+from issuer.store.token_state import AccessTokenState, access_token_state
 from issuer.verify._claims import AccessTokenClaims, validate_claims
 from issuer.verify._errors import VerificationError
 
@@ -22,8 +23,11 @@ __all__ = [
     "LEEWAY_SECONDS",
     "TYP_ACCESS",
     "TYP_REFRESH",
+    "LiveAccessToken",
+    "access_claims",
     "bearer_token",
     "check_access_token",
+    "require_live",
 ]
 
 TYP_ACCESS = "at+jwt"  # RFC 9068 §2.1
@@ -41,24 +45,21 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-async def check_access_token(
-    token: str,
+def access_claims(
+    payload: dict[str, Any],
     *,
-    ring: KeyRing,
-    session: AsyncSession,
     issuer: str,
     now: datetime,
     audiences: Collection[str] | None = None,
 ) -> AccessTokenClaims:
-    """Verified claims of a live access token, or `InvalidToken`.
+    """The claims of a payload whose signature and typ were checked, or `InvalidToken`.
 
     `audiences=None` accepts any audience (userinfo serves every client of this issuer).
     """
     try:
-        payload = ring.verify(token, typ=TYP_ACCESS)
         aud = payload.get("aud")
         wanted = audiences if audiences is not None else ([aud] if isinstance(aud, str) else aud)
-        claims = validate_claims(
+        return validate_claims(
             payload,
             issuer=issuer,
             audiences=wanted if isinstance(wanted, Collection) else (),
@@ -67,8 +68,41 @@ async def check_access_token(
         )
     except VerificationError as exc:
         raise InvalidToken("the access token is invalid", debug=str(exc.reason)) from None
-    if await denylist.contains(session, claims.jti):
+
+
+async def require_live(
+    database: Database, claims: AccessTokenClaims, *, now: datetime
+) -> AccessTokenState:
+    """What the database knows of the token (one round trip); `InvalidToken` if revoked."""
+    state = await access_token_state(
+        database, jti=claims.jti, sid=claims.sid, sub=claims.sub, now=now
+    )
+    if state.denied:
         raise InvalidToken("the access token was revoked", debug="deny-listed jti")
-    if claims.sid is not None and not await families.is_live(session, claims.sid, now=now):
+    if claims.sid is not None and not state.family_live:
         raise InvalidToken("the access token was revoked", debug="family revoked or expired")
-    return claims
+    return state
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAccessToken:
+    claims: AccessTokenClaims
+    state: AccessTokenState
+
+
+async def check_access_token(
+    token: str,
+    *,
+    ring: KeyRing,
+    database: Database,
+    issuer: str,
+    now: datetime,
+    audiences: Collection[str] | None = None,
+) -> LiveAccessToken:
+    """A verified, live access token and what is stored about it, or `InvalidToken`."""
+    try:
+        payload = ring.verify(token, typ=TYP_ACCESS)
+    except VerificationError as exc:
+        raise InvalidToken("the access token is invalid", debug=str(exc.reason)) from None
+    claims = access_claims(payload, issuer=issuer, now=now, audiences=audiences)
+    return LiveAccessToken(claims, await require_live(database, claims, now=now))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from issuer.errors import InvalidClient, InvalidToken
-from issuer.oauth.access import check_access_token
+from issuer.oauth.access import access_claims, require_live
 from issuer.oauth.client_auth import ClientInfo
 from issuer.oauth.forms import Form
 from issuer.oauth.server import AuthorizationServer
@@ -43,20 +43,22 @@ async def introspect(server: AuthorizationServer, client: ClientInfo, form: Form
     found = recognise(token, ring, issuer=issuer, hint=form.get("token_type_hint"))
     if found is None:
         return INACTIVE
+    if found.kind == "access_token":
+        # `recognise` checked the signature and typ at+jwt: check the claims and the state.
+        try:
+            claims = access_claims(found.claims, issuer=issuer, now=now)
+            await require_live(server.database, claims, now=now)
+        except InvalidToken:
+            return INACTIVE
+        # RFC 7662 §2.2 token_type: the RFC 6749 §7.1 type of an access token.
+        return _answer(found, "Bearer")
+    # A refresh token is a secret of the client it was issued to: only it may ask.
+    jti, exp = found.str_claim("jti"), found.int_claim("exp")
+    if found.str_claim("client_id") != client.client_id or jti is None or exp is None:
+        return INACTIVE
+    if found.claims.get("aud") != issuer or now.timestamp() >= exp:
+        return INACTIVE
     async with server.database.session() as session:
-        if found.kind == "access_token":
-            try:
-                await check_access_token(token, ring=ring, session=session, issuer=issuer, now=now)
-            except InvalidToken:
-                return INACTIVE
-            # RFC 7662 §2.2 token_type: the RFC 6749 §7.1 type of an access token.
-            return _answer(found, "Bearer")
-        # A refresh token is a secret of the client it was issued to: only it may ask.
-        jti, exp = found.str_claim("jti"), found.int_claim("exp")
-        if found.str_claim("client_id") != client.client_id or jti is None or exp is None:
-            return INACTIVE
-        if found.claims.get("aud") != issuer or now.timestamp() >= exp:
-            return INACTIVE
         row = await families.find_token(session, jti)
     if row is None:
         return INACTIVE

@@ -78,17 +78,17 @@ async def require_admin(
     """Guard: a live access token for this issuer with role admin or scope issuer:admin."""
     runtime: Runtime = connection.app.state.runtime
     token = bearer_token(connection.headers.get("authorization"))
-    async with runtime.database.session() as session:
-        claims = await check_access_token(
-            token,
-            ring=runtime.keys.ring,
-            session=session,
-            issuer=runtime.settings.url,
-            now=runtime.clock(),
-            # The admin API is a resource of the issuer itself: a token for another service
-            # must not open it.
-            audiences=(runtime.settings.url,),
-        )
+    live = await check_access_token(
+        token,
+        ring=runtime.keys.ring,
+        database=runtime.database,
+        issuer=runtime.settings.url,
+        now=runtime.clock(),
+        # The admin API is a resource of the issuer itself: a token for another service
+        # must not open it.
+        audiences=(runtime.settings.url,),
+    )
+    claims = live.claims
     if not (claims.has_roles(ADMIN_ROLE) or claims.has_scopes(ADMIN_SCOPE)):
         raise InsufficientScope(f"the admin API needs role {ADMIN_ROLE} or scope {ADMIN_SCOPE}")
     connection.state.admin_actor = claims.sub
