@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from issuer.store.database import Database, Statement, string_list
 from issuer.store.models import User
 
-__all__ = ["DuplicateEmail", "add", "by_email", "by_id", "listing", "set_disabled", "set_hash"]
+__all__ = [
+    "DuplicateEmail",
+    "LoginUser",
+    "add",
+    "by_email",
+    "by_id",
+    "listing",
+    "login_user",
+    "set_disabled",
+    "set_hash",
+]
 
 
 class DuplicateEmail(Exception):
@@ -27,6 +40,34 @@ async def add(session: AsyncSession, user: User) -> User:
 async def by_email(session: AsyncSession, email: str) -> User | None:
     result: User | None = await session.scalar(select(User).where(User.email == email.lower()))
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class LoginUser:
+    """What a login needs of a user row."""
+
+    id: str
+    password_hash: str
+    roles: tuple[str, ...]
+    disabled: bool
+
+
+LOGIN_USER = Statement(
+    "SELECT id, password_hash, roles, disabled FROM users WHERE email = :email",
+)
+
+
+async def login_user(database: Database, email: str) -> LoginUser | None:
+    """The user with this e-mail (lower-cased), in one round trip."""
+    row = await database.fetch_one(LOGIN_USER, email=email.lower())
+    if row is None:
+        return None
+    return LoginUser(
+        id=row["id"],
+        password_hash=row["password_hash"],
+        roles=string_list(row["roles"]),
+        disabled=bool(row["disabled"]),
+    )
 
 
 async def by_id(session: AsyncSession, user_id: str) -> User | None:

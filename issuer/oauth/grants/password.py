@@ -16,7 +16,6 @@ from issuer.metrics import LOGIN_FAILURES, TOKENS_ISSUED
 from issuer.oauth.grants.base import Grant, TokenRequest, resolve_audience, resolve_scope
 from issuer.oauth.minting import new_jti, token_response
 from issuer.store import families, users
-from issuer.store.models import User
 
 __all__ = ["PasswordGrant"]
 
@@ -45,25 +44,18 @@ class PasswordGrant(Grant):
         iat = int(now.timestamp())
         family_expires = iat + self.server.settings.family_lifetime
         refresh_exp = min(iat + self.server.minter.refresh_ttl(client), family_expires)
-        async with self.server.database.session() as session:
-            await families.start(
-                session,
-                family_id=family_id,
-                user_id=user.id,
-                client_id=client.client_id,
-                scope=scope,
-                audience=audience,
-                now=now,
-                expires_at=now + timedelta(seconds=self.server.settings.family_lifetime),
-            )
-            await families.add_token(
-                session,
-                jti=jti,
-                family_id=family_id,
-                scope=scope,
-                now=now,
-                expires_at=datetime.fromtimestamp(refresh_exp, UTC),
-            )
+        await families.start_login(
+            self.server.database,
+            family_id=family_id,
+            user_id=user.id,
+            client_id=client.client_id,
+            scope=scope,
+            audience=audience,
+            now=now,
+            family_expires_at=now + timedelta(seconds=self.server.settings.family_lifetime),
+            jti=jti,
+            expires_at=datetime.fromtimestamp(refresh_exp, UTC),
+        )
         minter = self.server.minter
         access = minter.access_token(
             client,
@@ -86,7 +78,9 @@ class PasswordGrant(Grant):
         TOKENS_ISSUED.labels(grant_type=self.GRANT_TYPE).inc()
         return token_response(access, refresh)
 
-    async def authenticate_user(self, email: str, password: str, request: TokenRequest) -> User:
+    async def authenticate_user(
+        self, email: str, password: str, request: TokenRequest
+    ) -> users.LoginUser:
         """The user if the password matches; throttled per account and per address."""
         throttle, moment = self.server.throttle, request.now.timestamp()
         keys = (f"account:{email}", f"address:{request.address}")
@@ -94,8 +88,7 @@ class PasswordGrant(Grant):
         if waits:
             LOGIN_FAILURES.labels(reason="throttled").inc()
             raise SlowDown("too many failed logins; try again later", retry_after=max(waits))
-        async with self.server.database.session() as session:
-            user = await users.by_email(session, email)
+        user = await users.login_user(self.server.database, email)
         # An unknown e-mail still pays for one Argon2 verification (against a dummy hash).
         check = await verify_password(user.password_hash if user else None, password)
         if user is None or not check.ok:

@@ -1,9 +1,9 @@
 """RFC 6749 §6 refresh with rotation and reuse detection (RFC 9700 §4.14.2).
 
 Named steps, as oidc-provider's refresh_token action: verify the token → check the client →
-check the scope → rotate (atomic consume + successor, one transaction) → or, when the consume
-fails, find out why: a grace-period replay gets the same successor back; reuse revokes the
-family in a transaction committed before `invalid_grant` is raised (fosite).
+check the scope → rotate (atomic consume + successor; one statement on Postgres) → or, when
+the consume fails, find out why: a grace-period replay gets the same successor back; reuse
+revokes the family in a transaction committed before `invalid_grant` is raised (fosite).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from issuer.oauth.client_auth import ClientInfo
 from issuer.oauth.grants.base import Grant, TokenRequest, resolve_audience, scope_tokens
 from issuer.oauth.minting import new_jti, token_response
 from issuer.store import audit, families, users
-from issuer.store.models import RefreshFamily, RefreshToken, User
+from issuer.store.families import Rotated
+from issuer.store.models import RefreshFamily, RefreshToken
 from issuer.verify._errors import VerificationError
 
 if TYPE_CHECKING:
@@ -36,15 +37,6 @@ class PresentedToken:
     family_id: str
     client_id: str
     scope: str
-
-
-@dataclass(frozen=True, slots=True)
-class Successor:
-    """The token that replaces the presented one, and what its access token needs."""
-
-    family: RefreshFamily
-    user: User
-    token: RefreshToken
 
 
 class RefreshTokenGrant(Grant):
@@ -114,55 +106,28 @@ class RefreshTokenGrant(Grant):
         if family is not None and target != family.audience:
             raise InvalidTarget("a refresh keeps the audience of the login")
 
-    async def rotate(self, presented: PresentedToken, request: TokenRequest) -> Successor | None:
-        """Consume the token and store its successor, in one transaction (3 statements)."""
-        now, successor_jti = request.now, new_jti()
-        disabled: RefreshFamily | None = None
-        async with self.server.database.session() as session:
-            consumed = await families.consume(
-                session, presented.jti, now=now, successor_jti=successor_jti
-            )
-            if consumed is None:
-                return None
-            loaded = await families.family_with_user(session, consumed.family_id)
-            if loaded is None:  # pragma: no cover - the consume joined a live family
-                raise InvalidGrant("the refresh token is invalid", debug="family vanished")
-            family, user = loaded
-            if family.client_id != request.client.client_id:
-                raise InvalidGrant("the refresh token was issued to another client")
-            if user.disabled:
-                await families.revoke(session, family.id, reason="user_disabled", now=now)
-                disabled = family
-            else:
-                iat = int(now.timestamp())
-                ttl = self.server.minter.refresh_ttl(request.client)
-                exp = min(iat + ttl, int(family.expires_at.timestamp()))
-                token = RefreshToken(
-                    jti=successor_jti,
-                    family_id=family.id,
-                    scope=consumed.scope,
-                    issued_at=now,
-                    expires_at=datetime.fromtimestamp(exp, UTC),
-                )
-                await families.add_token(
-                    session,
-                    jti=token.jti,
-                    family_id=family.id,
-                    scope=token.scope,
-                    now=now,
-                    expires_at=token.expires_at,
-                )
-        if disabled is not None:
-            raise InvalidGrant("the user is disabled")
-        return Successor(family=family, user=user, token=token)
+    async def rotate(self, presented: PresentedToken, request: TokenRequest) -> Rotated | None:
+        """Consume the token and store its successor atomically (one round trip on Postgres)."""
+        iat = int(request.now.timestamp())
+        return await families.rotate(
+            self.server.database,
+            presented.jti,
+            client_id=request.client.client_id,
+            successor_jti=new_jti(),
+            now=request.now,
+            expires_at=datetime.fromtimestamp(
+                iat + self.server.minter.refresh_ttl(request.client), UTC
+            ),
+        )
 
     async def explain_failed_consume(
         self, presented: PresentedToken, request: TokenRequest
-    ) -> Successor:
+    ) -> Rotated:
         """Why the consume failed. Reuse is revoked and committed *before* the error."""
         now, grace = request.now, self.server.settings.refresh_grace_seconds
-        replay: Successor | None = None
+        replay: Rotated | None = None
         reused: RefreshFamily | None = None
+        disabled = False
         async with self.server.database.session() as session:
             found = await families.find_token(session, presented.jti)
             if found is None:
@@ -176,11 +141,16 @@ class RefreshTokenGrant(Grant):
                 )
             if family.expires_at <= now or token.expires_at <= now:
                 raise InvalidGrant("the refresh token has expired")
-            if token.used_at is None:  # pragma: no cover - the consume would have succeeded
-                raise InvalidGrant("the refresh token could not be used; try again")
-            if grace and token.successor_jti and now - token.used_at <= timedelta(seconds=grace):
+            if token.used_at is None:
+                user = await users.by_id(session, family.user_id)
+                if user is None or not user.disabled:  # pragma: no cover - it would rotate
+                    raise InvalidGrant("the refresh token could not be used; try again")
+                # A disabled user's sessions end at their next refresh at the latest.
+                await families.revoke(session, family.id, reason="user_disabled", now=now)
+                disabled = True
+            elif grace and token.successor_jti and now - token.used_at <= timedelta(seconds=grace):
                 replay = await self._latest_successor(session, token, family, now)
-            if replay is None:
+            if replay is None and not disabled:
                 # RFC 9700 §4.14.2: a used refresh token presented again means it was stolen
                 # or replayed; revoke the whole family.
                 await families.revoke(session, family.id, reason="reuse", now=now)
@@ -194,6 +164,8 @@ class RefreshTokenGrant(Grant):
                 )
                 reused = family
         # Committed: only now may the caller learn about it.
+        if disabled:
+            raise InvalidGrant("the user is disabled")
         if reused is not None:
             REFRESH_REUSE.inc()
             REVOCATIONS.labels(kind="family").inc()
@@ -206,7 +178,7 @@ class RefreshTokenGrant(Grant):
 
     async def _latest_successor(
         self, session: AsyncSession, token: RefreshToken, family: RefreshFamily, now: datetime
-    ) -> Successor | None:
+    ) -> Rotated | None:
         """The successor of a just-consumed token, if it is still the family's newest."""
         assert token.successor_jti is not None
         found = await families.find_token(session, token.successor_jti)
@@ -219,29 +191,37 @@ class RefreshTokenGrant(Grant):
         user = await users.by_id(session, family.user_id)
         if user is None or user.disabled:
             return None
-        return Successor(family=family, user=user, token=successor)
+        return Rotated(
+            family_id=family.id,
+            audience=family.audience,
+            user_id=user.id,
+            roles=tuple(user.roles),
+            jti=successor.jti,
+            scope=successor.scope,
+            issued_at=successor.issued_at,
+            expires_at=successor.expires_at,
+        )
 
-    def respond(self, successor: Successor, scope: str, request: TokenRequest) -> dict[str, Any]:
-        family, user, token = successor.family, successor.user, successor.token
+    def respond(self, successor: Rotated, scope: str, request: TokenRequest) -> dict[str, Any]:
         minter, client = self.server.minter, request.client
         access = minter.access_token(
             client,
-            subject=user.id,
-            audience=family.audience,
+            subject=successor.user_id,
+            audience=successor.audience,
             scope=scope,
             now=int(request.now.timestamp()),
-            roles=user.roles,
-            sid=family.id,
+            roles=successor.roles,
+            sid=successor.family_id,
         )
         # Derived from stored values only, so a grace-period replay re-signs the same token.
         refresh = minter.refresh_token(
             client,
-            subject=user.id,
-            family_id=family.id,
-            jti=token.jti,
-            scope=token.scope,
-            iat=int(token.issued_at.timestamp()),
-            exp=int(token.expires_at.timestamp()),
+            subject=successor.user_id,
+            family_id=successor.family_id,
+            jti=successor.jti,
+            scope=successor.scope,
+            iat=int(successor.issued_at.timestamp()),
+            exp=int(successor.expires_at.timestamp()),
         )
         TOKENS_ISSUED.labels(grant_type=self.GRANT_TYPE).inc()
         return token_response(access, refresh)
