@@ -8,14 +8,17 @@ the key type comes from our own key, never from the token's header.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from joserfc import jws
+import msgspec
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from issuer.keyring.material import KeyMaterial
 from issuer.verify._errors import Reason, VerificationError
@@ -45,6 +48,8 @@ class RingKey:
     public_jwk: dict[str, Any] = field(init=False)
     _verification: VerificationKey = field(init=False, repr=False)
     _header_cache: dict[str, dict[str, str]] = field(init=False, repr=False)
+    _signing_prefix: dict[str, bytes] = field(init=False, repr=False)
+    _sign_bytes: Callable[[bytes], bytes] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         jwk = self.material.public_jwk(self.jws_alg)
@@ -56,6 +61,8 @@ class RingKey:
             VerificationKey(kid=self.kid, algorithms=algorithms, key=self.material.key),
         )
         object.__setattr__(self, "_header_cache", {})
+        object.__setattr__(self, "_signing_prefix", {})
+        object.__setattr__(self, "_sign_bytes", _signer_of(self.material))
 
     @property
     def kid(self) -> str:
@@ -72,6 +79,30 @@ class RingKey:
             cached = {"alg": self.jws_alg, "kid": self.kid, "typ": typ}
             self._header_cache[typ] = cached
         return cached
+
+    def sign_compact(self, payload: bytes, typ: str) -> str:
+        """RFC 7515 §7.1 compact serialisation: the encoded header is made once per typ."""
+        prefix = self._signing_prefix.get(typ)
+        if prefix is None:
+            header = json.dumps(self.header(typ), separators=(",", ":")).encode()
+            prefix = self._signing_prefix[typ] = _b64url(header) + b"."
+        signing_input = prefix + _b64url(payload)
+        return (signing_input + b"." + _b64url(self._sign_bytes(signing_input))).decode()
+
+
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _signer_of(material: KeyMaterial) -> Callable[[bytes], bytes]:
+    """The private key's raw sign operation for our alg (RS256: RSASSA-PKCS1-v1_5/SHA-256)."""
+    private = material.key.private_key
+    if material.alg == "RS256" and isinstance(private, rsa.RSAPrivateKey):
+        pkcs1v15, sha256 = padding.PKCS1v15(), hashes.SHA256()
+        return lambda data: private.sign(data, pkcs1v15, sha256)
+    if material.alg == "EdDSA" and isinstance(private, ed25519.Ed25519PrivateKey):
+        return private.sign
+    raise ValueError(f"key {material.kid} is not a private {material.alg} key")
 
 
 class KeyRing:
@@ -121,10 +152,7 @@ class KeyRing:
 
     def sign(self, claims: Mapping[str, Any], *, typ: str, alg: str) -> str:
         """A JWS Compact token with header {alg, kid, typ} signed by the active key of alg."""
-        key = self.signer(alg)
-        registry = REGISTRIES[key.jws_alg]
-        payload = json.dumps(claims, separators=(",", ":"))
-        return jws.serialize_compact(key.header(typ), payload, key.material.key, registry=registry)
+        return self.signer(alg).sign_compact(msgspec.json.encode(claims), typ)
 
     def verify(self, token: str, *, typ: str) -> dict[str, Any]:
         """Check header policy and signature against our own active or retired keys.

@@ -7,15 +7,14 @@ from typing import Any
 from litestar import Request, Response, post
 
 from issuer.oauth.revocation import revoke_token
-from issuer.web.deps import RuntimeDep
 from issuer.web.token import NO_STORE, authorization_server, read_form
 
 __all__ = ["ROUTES", "revoke"]
 
 
 @post("/oauth/revoke", status_code=200, summary="Token revocation (RFC 7009)")
-async def revoke(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Response[bytes]:
-    server = authorization_server(request.app.state, runtime)
+async def revoke(request: Request[Any, Any, Any]) -> Response[bytes]:
+    server = authorization_server(request.app.state)
     form = await read_form(request)
     client = await server.authenticate_client(form, request.headers.get("authorization"))
     await revoke_token(server, client, form)

@@ -9,7 +9,7 @@ from litestar.datastructures import State
 
 from issuer.oauth.forms import Form, parse_form
 from issuer.oauth.server import AuthorizationServer
-from issuer.web.deps import RuntimeDep
+from issuer.runtime import Runtime
 
 __all__ = ["ROUTES", "authorization_server", "no_store", "read_form", "token"]
 
@@ -17,10 +17,15 @@ __all__ = ["ROUTES", "authorization_server", "no_store", "read_form", "token"]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def authorization_server(state: State, runtime: RuntimeDep) -> AuthorizationServer:
-    """The app's one AuthorizationServer (client cache, throttle), made on first use."""
+def authorization_server(state: State) -> AuthorizationServer:
+    """The app's one AuthorizationServer (client cache, throttle), made on first use.
+
+    The protocol handlers take it from the app state rather than by dependency injection:
+    resolving a dependency is a measurable share of a token request.
+    """
     server: AuthorizationServer | None = state.get("authorization_server")
     if server is None:
+        runtime: Runtime = state.runtime
         server = AuthorizationServer(
             settings=runtime.settings,
             database=runtime.database,
@@ -45,8 +50,8 @@ def no_store(body: Any, status_code: int = 200) -> Response[Any]:
 
 
 @post("/oauth/token", status_code=200, summary="Token endpoint (RFC 6749 §3.2)")
-async def token(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Response[Any]:
-    server = authorization_server(request.app.state, runtime)
+async def token(request: Request[Any, Any, Any]) -> Response[Any]:
+    server = authorization_server(request.app.state)
     body = await server.create_token_response(
         await read_form(request),
         authorization=request.headers.get("authorization"),

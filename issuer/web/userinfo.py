@@ -7,15 +7,14 @@ from typing import Any
 from litestar import Request, Response, route
 
 from issuer.oauth.userinfo import userinfo
-from issuer.web.deps import RuntimeDep
 from issuer.web.token import authorization_server, no_store
 
 __all__ = ["ROUTES", "userinfo_endpoint"]
 
 
 @route("/userinfo", http_method=["GET", "POST"], status_code=200, summary="UserInfo")
-async def userinfo_endpoint(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Response[Any]:
-    server = authorization_server(request.app.state, runtime)
+async def userinfo_endpoint(request: Request[Any, Any, Any]) -> Response[Any]:
+    server = authorization_server(request.app.state)
     return no_store(await userinfo(server, request.headers.get("authorization")))
 
 
