@@ -70,8 +70,8 @@ class KeyCache:
         # per cool-down, so a flood of invented kids cannot become a flood of fetches.
         return kid not in self._keys and now - self._last_kid_refetch >= self._policy.cooldown
 
-    def _lookup(self, kid: str) -> VerificationKey:
-        if self._clock() >= self._usable_until:
+    def _lookup(self, kid: str, now: float) -> VerificationKey:
+        if now >= self._usable_until:
             raise VerificationError(Reason.JWKS_UNAVAILABLE, "no JWKS within its limit")
         key = self._keys.get(kid)
         if key is None:
@@ -79,22 +79,26 @@ class KeyCache:
         return key
 
     def get(self, kid: str) -> VerificationKey:
-        if self._needs_fetch(kid, self._clock()):
+        now = self._clock()
+        if self._needs_fetch(kid, now):
             generation = self._generation
             with self._lock:
                 if self._should_fetch(kid, generation):
                     self._fetch()
                     self._generation += 1
-        return self._lookup(kid)
+            now = self._clock()
+        return self._lookup(kid, now)
 
     async def aget(self, kid: str) -> VerificationKey:
-        if self._needs_fetch(kid, self._clock()):
+        now = self._clock()
+        if self._needs_fetch(kid, now):
             generation = self._generation
             async with self._async_lock():
                 if self._should_fetch(kid, generation):
                     await self._afetch()
                     self._generation += 1
-        return self._lookup(kid)
+            now = self._clock()
+        return self._lookup(kid, now)
 
     def _should_fetch(self, kid: str, generation: int) -> bool:
         # Single flight: a caller that waited while another fetched uses that result.

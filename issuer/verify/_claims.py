@@ -13,6 +13,7 @@ __all__ = ["AccessTokenClaims", "validate_claims"]
 
 # RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat and jti are REQUIRED.
 REQUIRED = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
+_REQUIRED_SET = frozenset(REQUIRED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class AccessTokenClaims:
 def _int(claims: Mapping[str, Any], name: str) -> int:
     # RFC 7519 §2 NumericDate; bool is an int subclass in Python and is not a date.
     value = claims[name]
+    if type(value) is int:
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise VerificationError(Reason.INVALID_CLAIM, f"{name} is not a NumericDate")
     return int(value)
@@ -57,10 +60,15 @@ def _str(claims: Mapping[str, Any], name: str) -> str:
 
 def _str_list(value: Any, name: str, *, single: bool = False) -> tuple[str, ...]:
     # RFC 7519 §4.1.3: aud is a string or an array of strings; roles is always an array.
-    items = [value] if single and isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-        raise VerificationError(Reason.INVALID_CLAIM, f"{name} is not a string or string list")
-    return tuple(items)
+    if single and isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, str):
+                break
+        else:
+            return tuple(value)
+    raise VerificationError(Reason.INVALID_CLAIM, f"{name} is not a string or string list")
 
 
 def validate_claims(
@@ -72,9 +80,9 @@ def validate_claims(
     leeway: float,
 ) -> AccessTokenClaims:
     """Check a signature-verified payload against RFC 9068 §4 and RFC 7519 §4.1."""
-    for name in REQUIRED:
-        if name not in claims:
-            raise VerificationError(Reason.MISSING_CLAIM, name)
+    if not claims.keys() >= _REQUIRED_SET:
+        missing = next(name for name in REQUIRED if name not in claims)
+        raise VerificationError(Reason.MISSING_CLAIM, missing)
     iss, exp, iat = _str(claims, "iss"), _int(claims, "exp"), _int(claims, "iat")
     nbf = _int(claims, "nbf") if "nbf" in claims else None
     # RFC 9068 §4: the iss claim MUST exactly match the issuer identifier.
@@ -82,7 +90,8 @@ def validate_claims(
         raise VerificationError(Reason.WRONG_ISSUER, iss)
     aud = _str_list(claims["aud"], "aud", single=True)
     # RFC 9068 §4: the aud claim MUST contain an audience this resource server expects.
-    if not set(aud) & set(audiences):
+    wanted = audiences if isinstance(audiences, frozenset | set) else set(audiences)
+    if wanted.isdisjoint(aud):
         raise VerificationError(Reason.WRONG_AUDIENCE, ",".join(aud))
     # RFC 7519 §4.1.4: MUST NOT be accepted on or after exp (leeway for clock skew).
     if now >= exp + leeway:

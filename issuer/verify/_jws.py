@@ -1,36 +1,43 @@
 """Strict JWS Compact parsing and signature checking (RFC 7515, RFC 8725).
 
-Everything an attacker controls is checked here before any key is chosen; joserfc then
-verifies the signature under a registry that knows only the pinned algorithms.
+Everything an attacker controls is checked here before any key is chosen; the signature
+is then checked by the `cryptography` verifier the key prepared for the pinned alg.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
-from collections.abc import Collection
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, NamedTuple
 
-from joserfc import jws
-from joserfc.errors import JoseError
+from cryptography.exceptions import InvalidSignature
 from joserfc.jws import JWSRegistry
 
 from ._errors import Reason, VerificationError
-from ._keys import ALG_KEY_TYPES, VerificationKey
+from ._keys import VerificationKey
 
-__all__ = ["ACCESS_TOKEN_TYPES", "REGISTRIES", "ParsedToken", "parse", "verify_signature"]
+__all__ = [
+    "ACCESS_TOKEN_TYPES",
+    "REGISTRIES",
+    "ParsedToken",
+    "Parser",
+    "parse",
+    "verify_signature",
+]
 
 MAX_TOKEN_BYTES = 8192
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
 # Headers that would let the token name its own key or key source (RFC 8725 §3.10).
 FORBIDDEN_HEADERS = ("jwk", "jku", "x5u", "x5c")
+# Any of these in a header means a refusal; the slow path then says which rule it broke.
+_SPECIAL_HEADERS = frozenset((*FORBIDDEN_HEADERS, "crit", "b64"))
 
 
 class _Registry(JWSRegistry):
-    """Only our algorithms. `EdDSA` is served by joserfc's RFC 9864 Ed25519 model: the same
-    signature, without the SecurityWarning joserfc raises for the deprecated name."""
+    """Only our algorithms, for the issuer's signing. `EdDSA` is served by joserfc's RFC 9864
+    Ed25519 model: the same signature, without the SecurityWarning joserfc raises for the
+    deprecated name."""
 
     algorithms = {
         "RS256": JWSRegistry.algorithms["RS256"],
@@ -45,46 +52,135 @@ REGISTRIES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedToken:
+class ParsedToken(NamedTuple):
     """A decoded but not yet trusted token."""
 
-    value: bytes
     header: dict[str, Any]
     payload: dict[str, Any]
+    alg: str
+    kid: str
+    signing_input: bytes
+    """ASCII(BASE64URL(header) || '.' || BASE64URL(payload)), RFC 7515 §5.2 step 8."""
+    signature: bytes
 
-    @property
-    def alg(self) -> str:
-        return str(self.header["alg"])
 
-    @property
-    def kid(self) -> str:
-        return str(self.header["kid"])
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"", b"==", b"=")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# A canonical encoding leaves the unused low bits of its last character zero (RFC 4648
+# §3.5): 4 of them when the length is 2 mod 4, 2 when it is 3 mod 4.
+_CANONICAL_LAST: tuple[frozenset[int], ...] = (
+    frozenset(_ALPHABET),
+    frozenset(),
+    frozenset(c for i, c in enumerate(_ALPHABET) if not i & 15),
+    frozenset(c for i, c in enumerate(_ALPHABET) if not i & 3),
+)
 
 
 def _b64(segment: bytes) -> bytes:
-    # RFC 7515 §2: base64url without padding; anything non-canonical is refused.
+    # RFC 7515 §2: base64url without padding; anything non-canonical is refused: padding,
+    # the standard alphabet's + and /, any other character (strict decoding), a length of
+    # 1 mod 4 (strict decoding) and non-zero trailing bits.
+    rest = len(segment) & 3
+    if segment and segment[-1] not in _CANONICAL_LAST[rest]:
+        raise VerificationError(Reason.MALFORMED, "non-canonical base64url")
+    if b"=" in segment or b"+" in segment or b"/" in segment:
+        raise VerificationError(Reason.MALFORMED, "not base64url")
     try:
-        raw = base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+        return binascii.a2b_base64(
+            segment.translate(_TO_STANDARD) + _PADDING[rest], strict_mode=True
+        )
     except (ValueError, binascii.Error) as error:
         raise VerificationError(Reason.MALFORMED, "bad base64url") from error
-    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment:
-        raise VerificationError(Reason.MALFORMED, "non-canonical base64url")
-    return raw
 
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON (RFC 8259 §6)")
 
 
+_decoder = json.JSONDecoder(parse_constant=_no_constants)
+_scan_once: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
+
+
+def _loads(text: str) -> Any:
+    # The C scanner alone when the text is one JSON value and nothing else (the usual
+    # case); anything else (surrounding whitespace, errors) gets json.loads's own rules.
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:
+        end = -1
+    return value if end == len(text) else _decoder.decode(text)
+
+
 def _b64_json(segment: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(_b64(segment).decode("utf-8"), parse_constant=_no_constants)
-    except (ValueError, UnicodeDecodeError) as error:
+        value = _loads(_b64(segment).decode("utf-8"))
+    # JSONDecodeError is a ValueError; RecursionError is nesting deeper than the stack.
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise VerificationError(Reason.MALFORMED, "bad JSON") from error
-    if not isinstance(value, dict):
+    if type(value) is not dict:
         raise VerificationError(Reason.MALFORMED, "not a JSON object")
     return value
+
+
+def _header_policy(
+    header: dict[str, Any], algorithms: Collection[str], types: Collection[str]
+) -> tuple[str, str]:
+    """The header's (alg, kid) once it passed every header rule."""
+    alg = header.get("alg")
+    # RFC 8725 §3.1: the algorithm is pinned by the caller, never chosen by the token.
+    if type(alg) is not str or alg not in algorithms:
+        raise VerificationError(Reason.ALG_NOT_ALLOWED, repr(alg))
+    if not _SPECIAL_HEADERS.isdisjoint(header):
+        if found := [name for name in FORBIDDEN_HEADERS if name in header]:
+            raise VerificationError(Reason.FORBIDDEN_HEADER, ",".join(found))
+        # RFC 7515 §4.1.11: a recipient MUST reject a JWS whose crit it does not understand;
+        # this verifier implements no extensions (b64 included: RFC 7797 §6).
+        raise VerificationError(Reason.UNSUPPORTED_CRIT, repr(header.get("crit")))
+    # RFC 9068 §4: resource servers MUST verify typ is at+jwt (case-insensitive, RFC 7515).
+    typ = header.get("typ")
+    if type(typ) is not str or typ.lower() not in types:
+        raise VerificationError(Reason.WRONG_TYP, repr(typ))
+    kid = header.get("kid")
+    if type(kid) is not str:
+        raise VerificationError(Reason.UNKNOWN_KID, "no kid")
+    return alg, kid
+
+
+_Accepted = tuple[dict[str, Any], str, str]
+
+
+def _parse(
+    token: str,
+    algorithms: Collection[str],
+    types: Collection[str],
+    accepted: dict[bytes, _Accepted] | None,
+) -> ParsedToken:
+    if len(token) > MAX_TOKEN_BYTES:
+        raise VerificationError(Reason.OVERSIZED, f"{len(token)} characters")
+    try:
+        value = token.encode("ascii")
+    except UnicodeEncodeError as error:
+        raise VerificationError(Reason.MALFORMED, "non-ASCII token") from error
+    parts = value.split(b".")
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        raise VerificationError(Reason.MALFORMED, "not three segments")
+    encoded_header, encoded_payload, encoded_signature = parts
+    known = None if accepted is None else accepted.get(encoded_header)
+    if known is None:
+        header = _b64_json(encoded_header)
+        known = (header, *_header_policy(header, algorithms, types))
+        if accepted is not None:
+            if len(accepted) >= Parser.MAX_HEADERS:
+                accepted.clear()
+            accepted[encoded_header] = known
+    header, alg, kid = known
+    payload = _b64_json(encoded_payload)
+    if not encoded_signature:
+        raise VerificationError(Reason.BAD_SIGNATURE, "stripped signature")
+    signature = _b64(encoded_signature)
+    signing_input = value[: len(encoded_header) + 1 + len(encoded_payload)]
+    return ParsedToken(header, payload, alg, kid, signing_input, signature)
 
 
 def parse(
@@ -95,47 +191,41 @@ def parse(
     `types` are the accepted `typ` values, lower-case: access tokens by default; the issuer
     itself also parses its refresh tokens (`rt+jwt`) here.
     """
-    if len(token) > MAX_TOKEN_BYTES:
-        raise VerificationError(Reason.OVERSIZED, f"{len(token)} characters")
-    try:
-        value = token.encode("ascii")
-    except UnicodeEncodeError as error:
-        raise VerificationError(Reason.MALFORMED, "non-ASCII token") from error
-    parts = value.split(b".")
-    if len(parts) != 3 or not parts[0] or not parts[1]:
-        raise VerificationError(Reason.MALFORMED, "not three segments")
-    header = _b64_json(parts[0])
-    alg = header.get("alg")
-    # RFC 8725 §3.1: the algorithm is pinned by the caller, never chosen by the token.
-    if not isinstance(alg, str) or alg not in algorithms:
-        raise VerificationError(Reason.ALG_NOT_ALLOWED, repr(alg))
-    if found := [name for name in FORBIDDEN_HEADERS if name in header]:
-        raise VerificationError(Reason.FORBIDDEN_HEADER, ",".join(found))
-    # RFC 7515 §4.1.11: a recipient MUST reject a JWS whose crit it does not understand;
-    # this verifier implements no extensions (b64 included: RFC 7797 §6).
-    if "crit" in header or "b64" in header:
-        raise VerificationError(Reason.UNSUPPORTED_CRIT, repr(header.get("crit")))
-    # RFC 9068 §4: resource servers MUST verify typ is at+jwt (case-insensitive, RFC 7515).
-    typ = header.get("typ")
-    if not isinstance(typ, str) or typ.lower() not in types:
-        raise VerificationError(Reason.WRONG_TYP, repr(typ))
-    if not isinstance(header.get("kid"), str):
-        raise VerificationError(Reason.UNKNOWN_KID, "no kid")
-    payload = _b64_json(parts[1])
-    if not parts[2]:
-        raise VerificationError(Reason.BAD_SIGNATURE, "stripped signature")
-    _b64(parts[2])
-    return ParsedToken(value=value, header=header, payload=payload)
+    return _parse(token, algorithms, types, None)
+
+
+class Parser:
+    """`parse` under one fixed policy, remembering the header segments it has accepted.
+
+    An issuer's tokens share a handful of exact header segments (one per key), so decoding
+    and policing each again is waste. Only that verdict is remembered, keyed by the exact
+    segment bytes: every token's payload, signature and claims are still checked. Refused
+    headers are not kept, and the memory is bounded (cleared when full).
+    """
+
+    MAX_HEADERS = 64
+
+    def __init__(
+        self, algorithms: Collection[str], types: Collection[str] = ACCESS_TOKEN_TYPES
+    ) -> None:
+        self.algorithms = frozenset(algorithms)
+        self.types = tuple(types)
+        self._accepted: dict[bytes, _Accepted] = {}
+
+    def parse(self, token: str) -> ParsedToken:
+        return _parse(token, self.algorithms, self.types, self._accepted)
 
 
 def verify_signature(token: ParsedToken, key: VerificationKey) -> None:
-    """Check the key fits the alg, then the signature (RFC 7515 §5.2, RFC 8725 §3.1)."""
-    kty, crv = ALG_KEY_TYPES[token.alg]
-    if token.alg not in key.algorithms or key.key.key_type != kty:
+    """Check the key fits the alg, then the signature (RFC 7515 §5.2, RFC 8725 §3.1).
+
+    The key offers a check only for the algs its own kty/crv/alg allow, so an RSA key never
+    verifies an EdDSA-headed token, nor an OKP key an RS256-headed one.
+    """
+    check = key.checks.get(token.alg)
+    if check is None:
         raise VerificationError(Reason.KEY_MISMATCH, f"{token.alg} header on {key.kid}")
-    if crv is not None and key.key.get("crv") != crv:
-        raise VerificationError(Reason.KEY_MISMATCH, f"{token.alg} needs {crv}")
     try:
-        jws.deserialize_compact(token.value, key.key, registry=REGISTRIES[token.alg])
-    except JoseError as error:
-        raise VerificationError(Reason.BAD_SIGNATURE, error.error) from error
+        check(token.signature, token.signing_input)
+    except InvalidSignature as error:
+        raise VerificationError(Reason.BAD_SIGNATURE, "signature does not verify") from error

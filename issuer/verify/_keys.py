@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from joserfc.errors import JoseError
 from joserfc.jwk import Key, import_key
 
-__all__ = ["ALG_KEY_TYPES", "VerificationKey", "parse_jwks"]
+__all__ = ["ALG_KEY_TYPES", "SignatureCheck", "VerificationKey", "parse_jwks"]
 
 # alg -> (kty, crv) a key must have to verify it. RFC 9864 §2 renames EdDSA over Ed25519
 # to Ed25519; both names denote the same signature, so one OKP Ed25519 key serves both.
@@ -20,6 +25,42 @@ ALG_KEY_TYPES: Mapping[str, tuple[str, str | None]] = {
 }
 MIN_RSA_BITS = 2048  # RFC 7518 §3.3
 
+SignatureCheck = Callable[[bytes, bytes], None]
+"""`check(signature, signing_input)`: returns, or raises `InvalidSignature`."""
+
+_PKCS1V15 = padding.PKCS1v15()
+_PREHASHED_SHA256 = Prehashed(hashes.SHA256())
+
+
+def _rs256(public: rsa.RSAPublicKey) -> SignatureCheck:
+    # RFC 7518 §3.3: RSASSA-PKCS1-v1_5 over SHA-256. The digest is computed here, so
+    # OpenSSL is handed the exact DigestInfo it must find; the check is the same one.
+    verify, sha256 = public.verify, hashlib.sha256
+
+    def check(signature: bytes, signing_input: bytes) -> None:
+        verify(signature, sha256(signing_input).digest(), _PKCS1V15, _PREHASHED_SHA256)
+
+    return check
+
+
+def _checks(key: Key, algorithms: frozenset[str]) -> Mapping[str, SignatureCheck]:
+    """A ready `cryptography` verifier per alg, for the algs this key may verify only.
+
+    Built once per key; the alg a token may use with the key is fixed here, by the key's
+    own kty/crv (and the cryptography object it really is), never by a token's header.
+    """
+    public = key.public_key
+    checks: dict[str, SignatureCheck] = {}
+    for alg in algorithms:
+        kty, crv = ALG_KEY_TYPES[alg]
+        if key.key_type != kty or (crv is not None and key.get("crv") != crv):
+            continue
+        if kty == "RSA" and isinstance(public, rsa.RSAPublicKey):
+            checks[alg] = _rs256(public)
+        elif crv == "Ed25519" and isinstance(public, ed25519.Ed25519PublicKey):
+            checks[alg] = public.verify
+    return MappingProxyType(checks)
+
 
 @dataclass(frozen=True, slots=True)
 class VerificationKey:
@@ -28,6 +69,11 @@ class VerificationKey:
     kid: str
     algorithms: frozenset[str]
     key: Key
+    checks: Mapping[str, SignatureCheck] = field(init=False, repr=False, compare=False)
+    """Signature checks by alg: exactly the `algorithms` this key's type can verify."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checks", _checks(self.key, self.algorithms))
 
 
 def _algorithms_for(jwk: Mapping[str, Any]) -> frozenset[str]:

@@ -11,7 +11,7 @@ import httpx
 from ._cache import CachePolicy, KeyCache, StaticKeys
 from ._claims import AccessTokenClaims, validate_claims
 from ._http import require_secure
-from ._jws import parse, verify_signature
+from ._jws import Parser, verify_signature
 from ._keys import ALG_KEY_TYPES, parse_jwks
 
 __all__ = ["Verifier"]
@@ -56,7 +56,7 @@ class Verifier:
             raise ValueError("audience is required (RFC 9068 §4)")
         self.issuer_url = issuer_url if jwks is not None else require_secure(issuer_url)
         self.audiences = frozenset(audiences)
-        self.algorithms = _with_ed25519_aliases(frozenset(algorithms))
+        self._parser = Parser(_with_ed25519_aliases(frozenset(algorithms)))
         self.leeway = leeway
         self._clock = clock
         self._http_client = http_client
@@ -80,19 +80,24 @@ class Verifier:
         return cls(issuer_url, audience, jwks=jwks, **options)
 
     @property
+    def algorithms(self) -> frozenset[str]:
+        """The pinned allow-list (read-only: the parser's header verdicts depend on it)."""
+        return self._parser.algorithms
+
+    @property
     def jwks_fetches(self) -> int:
         """How many JWKS requests this verifier has made."""
         return self._keys.fetches
 
     def verify(self, token: str) -> AccessTokenClaims:
         """Verify synchronously; may block on a JWKS fetch when the cache needs one."""
-        parsed = parse(token, self.algorithms)
+        parsed = self._parser.parse(token)
         verify_signature(parsed, self._keys.get(parsed.kid))
         return self._claims(parsed.payload)
 
     async def averify(self, token: str) -> AccessTokenClaims:
         """Verify from async code; JWKS fetches go through the async client."""
-        parsed = parse(token, self.algorithms)
+        parsed = self._parser.parse(token)
         verify_signature(parsed, await self._keys.aget(parsed.kid))
         return self._claims(parsed.payload)
 
