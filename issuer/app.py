@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from time import perf_counter
+from typing import Any
 from urllib.parse import urlsplit
 
 from litestar import Litestar, Router
@@ -19,8 +21,10 @@ from issuer.web import metrics as metrics_routes
 from issuer.web.admin import AdminController
 from issuer.web.deps import DEPENDENCIES
 from issuer.web.errors import EXCEPTION_HANDLERS
+from issuer.web.jwks import JWKS_PATH
+from issuer.web.metrics import observe_request
 
-__all__ = ["PROTOCOL_ROUTES", "ROOT_ROUTES", "create_app", "create_app_from_env"]
+__all__ = ["PROTOCOL_ROUTES", "ROOT_ROUTES", "IssuerApp", "create_app", "create_app_from_env"]
 
 # Everything a client or resource server calls: served under ISSUER_URL's path, so that
 # with ISSUER_URL=https://id.example.com/tenant-a the token endpoint is
@@ -39,7 +43,26 @@ PROTOCOL_ROUTES: list[ControllerRouterHandler] = [
 ROOT_ROUTES: list[ControllerRouterHandler] = [*health.ROUTES, *metrics_routes.ROUTES]
 
 
-def create_app(settings: Settings, *, clock: Clock = utcnow) -> Litestar:
+class IssuerApp(Litestar):
+    """The Litestar app, with a GET of the JWKS answered before routing and middleware.
+
+    Every resource server polls the JWKS; it is a precomputed body and ETag per key-ring
+    version, so the framework would be most of its cost. Its latency is still recorded.
+    """
+
+    jwks_path: str = JWKS_PATH
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == self.jwks_path and scope["method"] == "GET":
+            started = perf_counter()
+            scope["app"] = scope["litestar_app"] = self
+            status = await jwks.serve_jwks(scope, send)
+            observe_request(self.jwks_path, status, perf_counter() - started)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
     """Build the app; nothing touches the database until the lifespan starts it."""
     runtime = Runtime(settings, clock)
     prefix = urlsplit(settings.url).path.rstrip("/")
@@ -53,7 +76,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> Litestar:
         finally:
             await runtime.close()
 
-    return Litestar(
+    app = IssuerApp(
         route_handlers=[
             *ROOT_ROUTES,
             *discovery.root_routes(prefix),
@@ -78,8 +101,10 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> Litestar:
         ),
         debug=False,
     )
+    app.jwks_path = prefix + JWKS_PATH
+    return app
 
 
-def create_app_from_env() -> Litestar:
+def create_app_from_env() -> IssuerApp:
     """The factory `issuer serve` hands to the ASGI server (each worker builds its own)."""
     return create_app(Settings.from_env())

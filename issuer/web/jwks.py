@@ -1,8 +1,9 @@
 """GET /.well-known/jwks.json: the key ring's precomputed JWK Set (RFC 7517 §5).
 
-A hot path, so a bare ASGI handler: the body, the strong ETag and every header are built
-once per ring version, and a request only compares `If-None-Match` and sends bytes (about
-4 µs of framework time per request against 17 µs for a regular `@get` handler).
+The hottest path, so no framework on it: the body, the strong ETag and every header are
+built once per ring version, and a request only compares `If-None-Match` and sends bytes.
+A GET goes from `IssuerApp.__call__` straight to `serve_jwks`, skipping routing and the
+middleware stack (about a third of the time of a request through them).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from litestar.types import Receive, Scope, Send
 
 from issuer.keyring.ring import KeyRing
 
-__all__ = ["JWKS_PATH", "ROUTES", "etag_matches", "jwks"]
+__all__ = ["JWKS_PATH", "ROUTES", "etag_matches", "jwks", "serve_jwks"]
 
 JWKS_PATH = "/.well-known/jwks.json"
 MEDIA_TYPE = b"application/jwk-set+json"  # RFC 7517 §8.5.1
@@ -64,13 +65,16 @@ async def _send(send: Send, status: int, headers: Headers, body: bytes = b"") ->
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-@asgi(JWKS_PATH, copy_scope=False)
-async def jwks(scope: Scope, receive: Receive, send: Send) -> None:
-    """The published keys: next, active and not yet expired retired keys; public members only."""
+async def serve_jwks(scope: Scope, send: Send) -> int:
+    """The published keys: next, active and not yet expired retired keys; public members only.
+
+    Returns the status sent. `IssuerApp` calls this before the framework's routing for a GET
+    of the JWKS; the route below serves it otherwise (and documents it).
+    """
     method = scope.get("method", "GET")
     if method not in ("GET", "HEAD"):
         await _send(send, 405, [(b"allow", b"GET, HEAD"), (b"content-length", b"0")])
-        return
+        return 405
     runtime = scope["litestar_app"].state.runtime
     holder = runtime.keys
     if not holder.loaded:
@@ -81,14 +85,21 @@ async def jwks(scope: Scope, receive: Receive, send: Send) -> None:
             (b"content-length", str(len(_UNAVAILABLE)).encode()),
         ]
         await _send(send, 503, unavailable, _UNAVAILABLE)
-        return
+        return 503
     ring: KeyRing = holder.ring
     ok, validators = _headers(ring, runtime.settings.jwks_max_age)
     condition = _header(scope, b"if-none-match")
     if condition is not None and etag_matches(condition, ring.jwks_etag):
         await _send(send, 304, validators)
-    else:
-        await _send(send, 200, ok, b"" if method == "HEAD" else ring.jwks_body)
+        return 304
+    await _send(send, 200, ok, b"" if method == "HEAD" else ring.jwks_body)
+    return 200
+
+
+@asgi(JWKS_PATH, copy_scope=False)
+async def jwks(scope: Scope, receive: Receive, send: Send) -> None:
+    """The published keys: next, active and not yet expired retired keys; public members only."""
+    await serve_jwks(scope, send)
 
 
 ROUTES = [jwks]

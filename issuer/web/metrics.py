@@ -18,7 +18,7 @@ from prometheus_client import generate_latest
 
 from issuer.metrics import REGISTRY, REQUEST_LATENCY
 
-__all__ = ["ROUTES", "latency_middleware", "metrics"]
+__all__ = ["ROUTES", "latency_middleware", "metrics", "observe_request"]
 
 # The text exposition format every Prometheus scrapes (Litestar appends the charset).
 TEXT_FORMAT = "text/plain; version=0.0.4"
@@ -28,7 +28,8 @@ _STATUS_CLASSES = {n: f"{n}xx" for n in range(1, 6)}
 _children: dict[tuple[str, str], Any] = {}
 
 
-def _observe(route: str, status: int, seconds: float) -> None:
+def observe_request(route: str, status: int, seconds: float) -> None:
+    """One request's latency, by route template and status class."""
     key = (route, _STATUS_CLASSES.get(status // 100, "other"))
     child = _children.get(key)
     if child is None:
@@ -55,7 +56,8 @@ def latency_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_and_note_status)
         finally:
-            _observe(scope.get("path_template") or "unmatched", status, perf_counter() - started)
+            route = scope.get("path_template") or "unmatched"
+            observe_request(route, status, perf_counter() - started)
 
     return middleware
 

@@ -80,3 +80,20 @@ async def test_jwks_max_age_follows_the_setting(tmp_path, database_url) -> None:
     async with AsyncTestClient(app=app) as client:
         response = await client.get("/.well-known/jwks.json")
     assert response.headers["cache-control"] == "public, max-age=42"
+
+
+async def test_jwks_under_the_issuer_path_prefix(tmp_path, database_url) -> None:  # type: ignore[no-untyped-def]
+    from issuer.app import create_app
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        database_url, tmp_path / "keys", ISSUER_URL="http://127.0.0.1:8000/tenant-a"
+    )
+    app = create_app(settings)
+    async with AsyncTestClient(app=app) as client:
+        served = await client.get("/tenant-a/.well-known/jwks.json")
+        head = await client.head("/tenant-a/.well-known/jwks.json")
+        bare = await client.get("/.well-known/jwks.json")
+    assert served.status_code == 200 and served.json()["keys"]
+    assert head.status_code == 200 and head.headers["etag"] == served.headers["etag"]
+    assert bare.status_code == 404  # the JWKS lives under the issuer's path only

@@ -68,3 +68,16 @@ async def test_metrics_is_served_at_the_root_and_not_in_the_schema(client: Clien
     schema = (await client.get("/schema/openapi.json")).json()
     assert "/metrics" not in schema["paths"]
     assert (await client.get("/metrics")).headers["cache-control"] == "no-store"
+
+
+async def test_the_jwks_fast_path_is_timed_like_any_route(client: Client) -> None:
+    before = await scrape(client)
+    first = await client.get("/.well-known/jwks.json")
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    again = await client.get("/.well-known/jwks.json", headers={"if-none-match": etag})
+    assert again.status_code == 304
+    after = await scrape(client)
+    route = "/.well-known/jwks.json"
+    assert latency_count(after, route, "2xx") - latency_count(before, route, "2xx") == 1
+    assert latency_count(after, route, "3xx") - latency_count(before, route, "3xx") == 1
