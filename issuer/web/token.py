@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import MediaType, Request, Response, post
+import msgspec
+from litestar import MediaType, Request, Response, asgi
 from litestar.datastructures import State
+from litestar.exceptions import ClientException, HTTPException, MethodNotAllowedException
+from litestar.types import Receive, Scope, Send
 
 from issuer.oauth.forms import Form, parse_form
 from issuer.oauth.server import AuthorizationServer
@@ -38,7 +41,26 @@ def authorization_server(state: State) -> AuthorizationServer:
 
 async def read_form(request: Request[Any, Any, Any]) -> Form:
     """The body as a strict form; too large a body is a 413 before it is all read."""
-    return parse_form(await request.body(), request.headers.get("content-type"))
+    runtime: Runtime = request.app.state.runtime
+    limit = runtime.settings.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status_code=413, detail="the request body is too large")
+    chunks, size = [], 0
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientException("the client went away before the body was read")
+        chunk = message.get("body", b"")
+        if not isinstance(chunk, bytes):
+            raise ClientException("the request body is malformed")
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(status_code=413, detail="the request body is too large")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return parse_form(b"".join(chunks), request.headers.get("content-type"))
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
@@ -49,15 +71,34 @@ def no_store(body: Any, status_code: int = 200) -> Response[Any]:
     return Response(body, status_code=status_code, headers=NO_STORE, media_type=MediaType.JSON)
 
 
-@post("/oauth/token", status_code=200, summary="Token endpoint (RFC 6749 §3.2)")
-async def token(request: Request[Any, Any, Any]) -> Response[Any]:
+_TOKEN_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-store"),
+    (b"pragma", b"no-cache"),
+]
+
+
+@asgi("/oauth/token", copy_scope=False)
+async def token(scope: Scope, receive: Receive, send: Send) -> None:
+    """Token endpoint (RFC 6749 §3.2).
+
+    A bare ASGI handler: the most requested endpoint after the JWKS, and the framework's
+    parameter parsing and response building were a fifth of its cost. Errors still go through
+    the exception handlers (RFC 6749 §5.2 shape).
+    """
+    if scope.get("method") != "POST":
+        raise MethodNotAllowedException(headers={"Allow": "POST"})
+    request: Request[Any, Any, Any] = Request(scope, receive)
     server = authorization_server(request.app.state)
     body = await server.create_token_response(
         await read_form(request),
         authorization=request.headers.get("authorization"),
         address=client_address(request),
     )
-    return no_store(body)
+    content = msgspec.json.encode(body)
+    headers = [*_TOKEN_HEADERS, (b"content-length", str(len(content)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": content, "more_body": False})
 
 
 ROUTES = [token]
