@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, post
+from litestar import Request, asgi
+from litestar.types import Receive, Scope, Send
 
 from issuer.oauth.introspection import introspect
-from issuer.web.token import authorization_server, no_store, read_form
+from issuer.web.token import authorization_server, read_form, require_method, send_no_store
 
 __all__ = ["ROUTES", "introspection"]
 
 
-@post("/oauth/introspect", status_code=200, summary="Token introspection (RFC 7662)")
-async def introspection(request: Request[Any, Any, Any]) -> Response[Any]:
+@asgi("/oauth/introspect", copy_scope=False)
+async def introspection(scope: Scope, receive: Receive, send: Send) -> None:
+    """Token introspection (RFC 7662): a bare ASGI handler, as the token endpoint."""
+    require_method(scope, "POST")
+    request: Request[Any, Any, Any] = Request(scope, receive)
     server = authorization_server(request.app.state)
     form = await read_form(request)
     client = await server.authenticate_client(form, request.headers.get("authorization"))
-    return no_store(await introspect(server, client, form))
+    await send_no_store(send, await introspect(server, client, form))
 
 
 ROUTES = [introspection]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import MediaType, Request, Response, asgi
+from litestar import Request, asgi
 from litestar.datastructures import State
 from litestar.exceptions import ClientException, HTTPException, MethodNotAllowedException
 from litestar.types import Receive, Scope, Send
@@ -14,7 +14,15 @@ from issuer.oauth.forms import Form, parse_form
 from issuer.oauth.server import AuthorizationServer
 from issuer.runtime import Runtime
 
-__all__ = ["ROUTES", "authorization_server", "no_store", "read_form", "token"]
+__all__ = [
+    "NO_STORE",
+    "ROUTES",
+    "authorization_server",
+    "read_form",
+    "require_method",
+    "send_no_store",
+    "token",
+]
 
 # RFC 6749 §5.1: responses with tokens MUST carry Cache-Control: no-store.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -67,15 +75,25 @@ def client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def no_store(body: Any, status_code: int = 200) -> Response[Any]:
-    return Response(body, status_code=status_code, headers=NO_STORE, media_type=MediaType.JSON)
-
-
-_TOKEN_HEADERS = [
+_NO_STORE_JSON = [
     (b"content-type", b"application/json"),
     (b"cache-control", b"no-store"),
     (b"pragma", b"no-cache"),
 ]
+
+
+async def send_no_store(send: Send, body: Any) -> None:
+    """A 200 JSON response that no cache may keep (RFC 6749 §5.1, RFC 7662 §2.2)."""
+    content = msgspec.json.encode(body)
+    headers = [*_NO_STORE_JSON, (b"content-length", str(len(content)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": content, "more_body": False})
+
+
+def require_method(scope: Scope, *allowed: str) -> None:
+    """Bare ASGI handlers see every method; the others get the usual JSON 405."""
+    if scope.get("method") not in allowed:
+        raise MethodNotAllowedException(headers={"Allow": ", ".join(allowed)})
 
 
 @asgi("/oauth/token", copy_scope=False)
@@ -86,8 +104,7 @@ async def token(scope: Scope, receive: Receive, send: Send) -> None:
     parameter parsing and response building were a fifth of its cost. Errors still go through
     the exception handlers (RFC 6749 §5.2 shape).
     """
-    if scope.get("method") != "POST":
-        raise MethodNotAllowedException(headers={"Allow": "POST"})
+    require_method(scope, "POST")
     request: Request[Any, Any, Any] = Request(scope, receive)
     server = authorization_server(request.app.state)
     body = await server.create_token_response(
@@ -95,10 +112,7 @@ async def token(scope: Scope, receive: Receive, send: Send) -> None:
         authorization=request.headers.get("authorization"),
         address=client_address(request),
     )
-    content = msgspec.json.encode(body)
-    headers = [*_TOKEN_HEADERS, (b"content-length", str(len(content)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": content, "more_body": False})
+    await send_no_store(send, body)
 
 
 ROUTES = [token]

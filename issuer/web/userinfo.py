@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, route
+from litestar import Request, asgi
+from litestar.types import Receive, Scope, Send
 
 from issuer.oauth.userinfo import userinfo
-from issuer.web.token import authorization_server, no_store
+from issuer.web.token import authorization_server, require_method, send_no_store
 
 __all__ = ["ROUTES", "userinfo_endpoint"]
 
 
-@route("/userinfo", http_method=["GET", "POST"], status_code=200, summary="UserInfo")
-async def userinfo_endpoint(request: Request[Any, Any, Any]) -> Response[Any]:
+@asgi("/userinfo", copy_scope=False)
+async def userinfo_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    """UserInfo (OpenID Connect Core §5.3): a bare ASGI handler, as the token endpoint."""
+    require_method(scope, "GET", "POST")
+    request: Request[Any, Any, Any] = Request(scope, receive)
     server = authorization_server(request.app.state)
-    return no_store(await userinfo(server, request.headers.get("authorization")))
+    await send_no_store(send, await userinfo(server, request.headers.get("authorization")))
 
 
 ROUTES = [userinfo_endpoint]

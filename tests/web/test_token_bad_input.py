@@ -70,6 +70,15 @@ async def test_get_is_405(client: Client) -> None:
     for path in ENDPOINTS:
         response = await client.get(path)
         assert response.status_code == 405 and response.json()["error"] == "method_not_allowed"
+        assert "POST" in response.headers["allow"].split(", ")
+        assert response.headers["cache-control"] == "no-store"
+
+
+async def test_userinfo_allows_get_and_post_only(client: Client) -> None:
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = await client.request(method, "/userinfo")
+        assert response.status_code == 405 and response.json()["error"] == "method_not_allowed"
+        assert response.headers["allow"] == "GET, POST"
 
 
 GARBAGE = ["garbage", "a.b.c", "x" * 9000, "eyJhbGciOiJub25lIn0.e30.", "\u00e9\u00e9.\u00e9.\u00e9"]
