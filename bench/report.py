@@ -1,4 +1,7 @@
-"""Table and plot for a bench result. Re-render a saved run: python bench/report.py RESULT.json"""
+"""Table and plot for a bench result.
+
+Re-render a saved run: python bench/report.py RESULT.json [PLOT.png]
+"""
 
 from __future__ import annotations
 
@@ -138,7 +141,7 @@ def plot(res: dict[str, Any], path: Path) -> str | None:
                     x, r["limit"], f"limit {r['limit']:,.0f}", ha="center", va="bottom", fontsize=6
                 )
         ax.set_yscale("log")
-        ax.set_xticks(list(xs), labels, fontsize=7)
+        ax.set_xticks(list(xs), labels, fontsize=7, rotation=45, ha="right")
         ax.set_ylabel("requests (tokens) / s, log")
         ax.set_title(
             f"issuer (blue, {w} worker{'s' if w > 1 else ''}) and peer (orange); "
@@ -154,11 +157,16 @@ def plot(res: dict[str, Any], path: Path) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
+    if len(argv) not in (1, 2):
         print(__doc__, file=sys.stderr)
         return 2
     res = json.loads(Path(argv[0]).read_text())
     print(render(res))
+    if len(argv) == 2:
+        problem = plot(res, Path(argv[1]))
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
     return 0
 
 
