@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
 from issuer.errors import OAuthError
 
-__all__ = ["EXCEPTION_HANDLERS", "oauth_error_response"]
+__all__ = ["DATABASE_UNAVAILABLE", "EXCEPTION_HANDLERS", "oauth_error_response"]
 
 log = logging.getLogger("issuer.errors")
 
@@ -66,6 +68,25 @@ def http_error_response(
     )
 
 
+def database_unavailable_response(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, str]]:
+    """The database went away mid-request (restart, failover, network): try again shortly.
+
+    Pools reconnect on their next checkout, so a retry after a moment normally succeeds.
+    """
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return Response(
+        {
+            "error": "temporarily_unavailable",
+            "error_description": "the database is unavailable; try again shortly",
+        },
+        status_code=503,
+        headers={**NO_STORE, "Retry-After": "1"},
+        media_type=MediaType.JSON,
+    )
+
+
 def unexpected_error_response(
     request: Request[Any, Any, Any], exc: Exception
 ) -> Response[dict[str, str]]:
@@ -78,8 +99,31 @@ def unexpected_error_response(
     )
 
 
-EXCEPTION_HANDLERS = {
+# Connection-level failures only: a constraint violation or a bad statement is a bug (500).
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    asyncpg.PostgresConnectionError,  # the connection is gone
+    asyncpg.InterfaceError,  # … or closed under us
+    asyncpg.OperatorInterventionError,  # server shutting down, starting, terminated us
+    ConnectionError,  # refused or reset before a driver saw it
+)
+
+
+def database_error_response(
+    request: Request[Any, Any, Any], exc: DBAPIError
+) -> Response[dict[str, str]]:
+    """Other driver errors: 503 if the connection was lost with them, else a bug (500)."""
+    if exc.connection_invalidated or isinstance(exc.orig, DATABASE_UNAVAILABLE):
+        return database_unavailable_response(request, exc)
+    return unexpected_error_response(request, exc)
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     OAuthError: oauth_error_response,
     HTTPException: http_error_response,
+    DBAPIError: database_error_response,
+    **{kind: database_unavailable_response for kind in DATABASE_UNAVAILABLE},
     Exception: unexpected_error_response,
 }
