@@ -360,8 +360,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _kid_is_an_operand(argv: Sequence[str]) -> list[str]:
+    """A kid is base64url (RFC 7638) and may start with `-`, which argparse would read as an
+    option: `keys revoke -Abc…` means the kid `-Abc…` (as if written `keys revoke -- -Abc…`)."""
+    args = list(argv)
+    if args[:2] == ["keys", "revoke"] and len(args) == 3:
+        if args[2].startswith("-") and args[2] not in ("-h", "--help", "--"):
+            args.insert(2, "--")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_kid_is_an_operand(sys.argv[1:] if argv is None else argv))
     try:
         settings = Settings.from_env()
         handler: Command = args.handler

@@ -116,6 +116,9 @@ def test_keys_revoke_unpublishes_and_replaces_the_active_key(  # type: ignore[no
     ("argv", "message"),
     [
         (("keys", "revoke", "no-such-kid"), "no signing key with kid 'no-such-kid'"),
+        # RFC 7638 thumbprints are base64url: one kid in 64 starts with "-".
+        (("keys", "revoke", "-no-such-kid"), "no signing key with kid '-no-such-kid'"),
+        (("keys", "revoke", "--", "-no-such-kid"), "no signing key with kid '-no-such-kid'"),
         (("keys", "rotate", "--alg", "HS256"), "invalid choice: 'HS256'"),
         (("keys", "frobnicate"), "invalid choice: 'frobnicate'"),
     ],
