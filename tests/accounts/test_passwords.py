@@ -1,3 +1,7 @@
+import shutil
+import subprocess
+import sys
+
 from argon2 import PasswordHasher
 
 from issuer.accounts.passwords import HASHER, hash_password, verify_password
@@ -30,3 +34,16 @@ async def test_old_parameters_ask_for_a_rehash() -> None:
 
 async def test_garbage_hash_is_a_mismatch_not_an_error() -> None:
     assert not (await verify_password("not-a-hash", "pw")).ok
+
+
+def test_argon2_threads_follow_the_cpus_the_process_may_use() -> None:
+    """One hash per usable core: under `taskset -c 0` a single Argon2 thread."""
+    assert shutil.which("taskset"), "util-linux taskset is part of the test machine"
+    probe = "from issuer.accounts import passwords; print(passwords._POOL._max_workers)"
+    pinned = subprocess.run(
+        ["taskset", "-c", "0", sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert pinned.stdout.strip() == "1"
