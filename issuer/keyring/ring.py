@@ -47,7 +47,6 @@ class RingKey:
     unpublish_after: datetime | None = None
     public_jwk: dict[str, Any] = field(init=False)
     _verification: VerificationKey = field(init=False, repr=False)
-    _header_cache: dict[str, dict[str, str]] = field(init=False, repr=False)
     _signing_prefix: dict[str, bytes] = field(init=False, repr=False)
     _sign_bytes: Callable[[bytes], bytes] = field(init=False, repr=False)
 
@@ -60,7 +59,6 @@ class RingKey:
             "_verification",
             VerificationKey(kid=self.kid, algorithms=algorithms, key=self.material.key),
         )
-        object.__setattr__(self, "_header_cache", {})
         object.__setattr__(self, "_signing_prefix", {})
         object.__setattr__(self, "_sign_bytes", _signer_of(self.material))
 
@@ -74,11 +72,7 @@ class RingKey:
         return self.material.alg
 
     def header(self, typ: str) -> dict[str, str]:
-        cached = self._header_cache.get(typ)
-        if cached is None:
-            cached = {"alg": self.jws_alg, "kid": self.kid, "typ": typ}
-            self._header_cache[typ] = cached
-        return cached
+        return {"alg": self.jws_alg, "kid": self.kid, "typ": typ}
 
     def sign_compact(self, payload: bytes, typ: str) -> str:
         """RFC 7515 §7.1 compact serialisation: the encoded header is made once per typ."""

@@ -137,13 +137,13 @@ async def add_token(
     scope: str,
     now: datetime,
     expires_at: datetime,
-) -> None:
-    session.add(
-        RefreshToken(
-            jti=jti, family_id=family_id, scope=scope, issued_at=now, expires_at=expires_at
-        )
+) -> RefreshToken:
+    row = RefreshToken(
+        jti=jti, family_id=family_id, scope=scope, issued_at=now, expires_at=expires_at
     )
+    session.add(row)
     await session.flush()
+    return row
 
 
 async def consume(
@@ -193,6 +193,19 @@ class Rotated:
     scope: str
     issued_at: datetime
     expires_at: datetime
+
+    @classmethod
+    def of(cls, family: RefreshFamily, user: User, token: RefreshToken) -> Rotated:
+        return cls(
+            family_id=family.id,
+            audience=family.audience,
+            user_id=user.id,
+            roles=tuple(user.roles),
+            jti=token.jti,
+            scope=token.scope,
+            issued_at=token.issued_at,
+            expires_at=token.expires_at,
+        )
 
 
 # Postgres: consume, insert the successor and read what the response needs in one statement
@@ -268,27 +281,17 @@ async def rotate(
             if loaded is None or loaded[0].client_id != client_id or loaded[1].disabled:
                 raise _NotRotated  # rolls the consume back
             family, user = loaded
-            expires_at = min(expires_at, family.expires_at)
-            await add_token(
+            successor = await add_token(
                 session,
                 jti=successor_jti,
                 family_id=family.id,
                 scope=consumed.scope,
                 now=now,
-                expires_at=expires_at,
+                expires_at=min(expires_at, family.expires_at),
             )
     except _NotRotated:
         return None
-    return Rotated(
-        family_id=family.id,
-        audience=family.audience,
-        user_id=user.id,
-        roles=tuple(user.roles),
-        jti=successor_jti,
-        scope=consumed.scope,
-        issued_at=now,
-        expires_at=expires_at,
-    )
+    return Rotated.of(family, user, successor)
 
 
 async def set_successor(session: AsyncSession, jti: str, successor_jti: str) -> None:

@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
 from issuer.errors import OAuthError
+from issuer.web.responses import NO_STORE
 
 __all__ = ["DATABASE_UNAVAILABLE", "EXCEPTION_HANDLERS", "oauth_error_response"]
 
@@ -28,8 +29,6 @@ _HTTP_CODES = {
     431: "request_too_large",
     503: "temporarily_unavailable",
 }
-
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _quoted(value: str) -> str:

@@ -8,7 +8,8 @@ from litestar import Request, asgi
 from litestar.types import Receive, Scope, Send
 
 from issuer.oauth.introspection import introspect
-from issuer.web.token import authorization_server, read_form, require_method, send_no_store
+from issuer.web.responses import require_method, send_no_store
+from issuer.web.token import authorization_server, read_form
 
 __all__ = ["ROUTES", "introspection"]
 

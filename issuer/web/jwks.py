@@ -16,12 +16,12 @@ from litestar import asgi
 from litestar.types import Receive, Scope, Send
 
 from issuer.keyring.ring import KeyRing
+from issuer.web.responses import Headers, send_response
 
 __all__ = ["JWKS_PATH", "ROUTES", "etag_matches", "jwks", "serve_jwks"]
 
 JWKS_PATH = "/.well-known/jwks.json"
 MEDIA_TYPE = b"application/jwk-set+json"  # RFC 7517 §8.5.1
-Headers = list[tuple[bytes, bytes]]
 
 _ENTITY_TAG = re.compile(r'\s*(?:W/)?("[^"]*")\s*(?:,|$)')
 _UNAVAILABLE = b'{"error":"temporarily_unavailable","error_description":"signing keys not loaded"}'
@@ -60,11 +60,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return ", ".join(values) if values else None
 
 
-async def _send(send: Send, status: int, headers: Headers, body: bytes = b"") -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
 async def serve_jwks(scope: Scope, send: Send) -> int:
     """The published keys: next, active and not yet expired retired keys; public members only.
 
@@ -73,7 +68,7 @@ async def serve_jwks(scope: Scope, send: Send) -> int:
     """
     method = scope.get("method", "GET")
     if method not in ("GET", "HEAD"):
-        await _send(send, 405, [(b"allow", b"GET, HEAD"), (b"content-length", b"0")])
+        await send_response(send, 405, [(b"allow", b"GET, HEAD"), (b"content-length", b"0")])
         return 405
     runtime = scope["litestar_app"].state.runtime
     holder = runtime.keys
@@ -84,15 +79,15 @@ async def serve_jwks(scope: Scope, send: Send) -> int:
             (b"retry-after", b"5"),
             (b"content-length", str(len(_UNAVAILABLE)).encode()),
         ]
-        await _send(send, 503, unavailable, _UNAVAILABLE)
+        await send_response(send, 503, unavailable, _UNAVAILABLE)
         return 503
     ring: KeyRing = holder.ring
     ok, validators = _headers(ring, runtime.settings.jwks_max_age)
     condition = _header(scope, b"if-none-match")
     if condition is not None and etag_matches(condition, ring.jwks_etag):
-        await _send(send, 304, validators)
+        await send_response(send, 304, validators)
         return 304
-    await _send(send, 200, ok, b"" if method == "HEAD" else ring.jwks_body)
+    await send_response(send, 200, ok, b"" if method == "HEAD" else ring.jwks_body)
     return 200
 
 

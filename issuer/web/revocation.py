@@ -7,7 +7,8 @@ from typing import Any
 from litestar import Request, Response, post
 
 from issuer.oauth.revocation import revoke_token
-from issuer.web.token import NO_STORE, authorization_server, read_form
+from issuer.web.responses import NO_STORE
+from issuer.web.token import authorization_server, read_form
 
 __all__ = ["ROUTES", "revoke"]
 

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, asgi
 from litestar.datastructures import State
-from litestar.exceptions import ClientException, HTTPException, MethodNotAllowedException
+from litestar.exceptions import ClientException, HTTPException
 from litestar.types import Receive, Scope, Send
 
 from issuer.oauth.forms import Form, parse_form
 from issuer.oauth.server import AuthorizationServer
 from issuer.runtime import Runtime
+from issuer.web.responses import require_method, send_no_store
 
-__all__ = [
-    "NO_STORE",
-    "ROUTES",
-    "authorization_server",
-    "read_form",
-    "require_method",
-    "send_no_store",
-    "token",
-]
-
-# RFC 6749 §5.1: responses with tokens MUST carry Cache-Control: no-store.
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+__all__ = ["ROUTES", "authorization_server", "read_form", "token"]
 
 
 def authorization_server(state: State) -> AuthorizationServer:
@@ -73,27 +62,6 @@ async def read_form(request: Request[Any, Any, Any]) -> Form:
 
 def client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
-
-
-_NO_STORE_JSON = [
-    (b"content-type", b"application/json"),
-    (b"cache-control", b"no-store"),
-    (b"pragma", b"no-cache"),
-]
-
-
-async def send_no_store(send: Send, body: Any) -> None:
-    """A 200 JSON response that no cache may keep (RFC 6749 §5.1, RFC 7662 §2.2)."""
-    content = msgspec.json.encode(body)
-    headers = [*_NO_STORE_JSON, (b"content-length", str(len(content)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": content, "more_body": False})
-
-
-def require_method(scope: Scope, *allowed: str) -> None:
-    """Bare ASGI handlers see every method; the others get the usual JSON 405."""
-    if scope.get("method") not in allowed:
-        raise MethodNotAllowedException(headers={"Allow": ", ".join(allowed)})
 
 
 @asgi("/oauth/token", copy_scope=False)

@@ -8,7 +8,8 @@ from litestar import Request, asgi
 from litestar.types import Receive, Scope, Send
 
 from issuer.oauth.userinfo import userinfo
-from issuer.web.token import authorization_server, require_method, send_no_store
+from issuer.web.responses import require_method, send_no_store
+from issuer.web.token import authorization_server
 
 __all__ = ["ROUTES", "userinfo_endpoint"]
 

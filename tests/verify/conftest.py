@@ -9,6 +9,7 @@ import pytest
 from issuer.verify import CachePolicy, Verifier
 
 from .issuer_double import Clock, IssuerDouble, IssuerHandle, SigningKey, make_handle
+from .test_malicious import Ctx
 
 _KEYS = {alg: SigningKey.generate(alg) for alg in ("RS256", "EdDSA")}
 _SPARE = {alg: SigningKey.generate(alg) for alg in ("RS256", "EdDSA")}
@@ -51,3 +52,13 @@ def verifier(issuer: IssuerHandle, clock: Clock) -> Iterator[Verifier]:
         async_http_client=async_client,
     )
     client.close()
+
+
+@pytest.fixture
+def ctx(
+    issuer: IssuerHandle,
+    keys: dict[str, SigningKey],
+    spare_keys: dict[str, SigningKey],
+    clock: Clock,
+) -> Ctx:
+    return Ctx(issuer, keys, spare_keys, int(clock()))

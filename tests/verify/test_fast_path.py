@@ -19,16 +19,6 @@ from .issuer_double import AUDIENCE, ISSUER_URL, Clock, IssuerHandle, SigningKey
 from .test_malicious import CORPUS, Ctx
 
 
-@pytest.fixture
-def ctx(
-    issuer: IssuerHandle,
-    keys: dict[str, SigningKey],
-    spare_keys: dict[str, SigningKey],
-    clock: Clock,
-) -> Ctx:
-    return Ctx(issuer, keys, spare_keys, int(clock()))
-
-
 def _reason(verifier: Verifier, token: str) -> Reason:
     with pytest.raises(VerificationError) as caught:
         verifier.verify(token)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from issuer.verify import Reason, VerificationError, Verifier
 
-from .issuer_double import ISSUER_URL, Clock, IssuerHandle, SigningKey, b64, b64_json, sign_token
+from .issuer_double import ISSUER_URL, IssuerHandle, SigningKey, b64, b64_json, sign_token
 
 
 @dataclass
@@ -179,16 +179,6 @@ CORPUS: list[tuple[str, Callable[[Ctx], str], Reason]] = [
     ("roles-as-string", _mint(roles="admin"), Reason.INVALID_CLAIM),
     ("scope-as-list", _mint(scope=["orders:read"]), Reason.INVALID_CLAIM),
 ]
-
-
-@pytest.fixture
-def ctx(
-    issuer: IssuerHandle,
-    keys: dict[str, SigningKey],
-    spare_keys: dict[str, SigningKey],
-    clock: Clock,
-) -> Ctx:
-    return Ctx(issuer, keys, spare_keys, int(clock()))
 
 
 def test_corpus_is_large_enough() -> None:

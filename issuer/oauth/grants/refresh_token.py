@@ -191,16 +191,7 @@ class RefreshTokenGrant(Grant):
         user = await users.by_id(session, family.user_id)
         if user is None or user.disabled:
             return None
-        return Rotated(
-            family_id=family.id,
-            audience=family.audience,
-            user_id=user.id,
-            roles=tuple(user.roles),
-            jti=successor.jti,
-            scope=successor.scope,
-            issued_at=successor.issued_at,
-            expires_at=successor.expires_at,
-        )
+        return Rotated.of(family, user, successor)
 
     def respond(self, successor: Rotated, scope: str, request: TokenRequest) -> dict[str, Any]:
         minter, client = self.server.minter, request.client
