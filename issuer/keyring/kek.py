@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import stat
+from pathlib import Path
 
 from issuer.settings import ConfigError, Settings, decode_kek
 
@@ -17,7 +19,7 @@ def load_kek(settings: Settings, *, create: bool = True) -> bytes:
         return settings.kek
     path = settings.kek_path
     if path.exists():
-        return decode_kek(path.read_text(encoding="ascii"), str(path))
+        return _read_private(path)
     if not create:
         raise ConfigError(f"no key-encryption key: set ISSUER_KEK or create {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,7 +33,22 @@ def load_kek(settings: Settings, *, create: bool = True) -> bytes:
     try:
         os.link(temporary, path)
     except FileExistsError:
-        return decode_kek(path.read_text(encoding="ascii"), str(path))
+        return _read_private(path)
     finally:
         temporary.unlink()
     return decode_kek(encoded, str(path))
+
+
+def _read_private(path: Path) -> bytes:
+    """The KEK from its file, refused if anyone but the owner may read or write it.
+
+    The KEK opens every stored private key: a file that other users can read has leaked it,
+    as ssh refuses a private key file with loose permissions.
+    """
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            f"the key-encryption key file {path} is open to other users (mode {mode:o}); "
+            f"restrict it with: chmod 600 {path}"
+        )
+    return decode_kek(path.read_text(encoding="ascii"), str(path))
