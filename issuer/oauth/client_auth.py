@@ -2,8 +2,8 @@
 
 `client_secret_basic` (§2.3.1, the id and secret form-encoded inside HTTP Basic),
 `client_secret_post` (§2.3.1, in the body) and `none` for public clients (`client_id` only).
-Client rows are cached per process for a few seconds (client_credentials is a hot path), so a
-disabled client stops being accepted within `ttl` seconds.
+Client rows (and unknown ids) are cached per process for a few seconds (client_credentials is a
+hot path), so a disabled client stops being accepted within `ttl` seconds.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class ClientDirectory:
         self._ttl = ttl
         self._max = max_entries
         self._monotonic = monotonic
-        self._cache: dict[str, tuple[float, ClientInfo]] = {}
+        self._cache: dict[str, tuple[float, ClientInfo | None]] = {}
 
     async def get(self, client_id: str) -> ClientInfo | None:
         now = self._monotonic()
@@ -115,12 +115,12 @@ class ClientDirectory:
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]
         info = await self._load(client_id)
-        if info is None:
-            # Unknown ids are not cached: a client registered a moment later works at once.
-            self._cache.pop(client_id, None)
-            return None
         if len(self._cache) >= self._max:
             self._cache.clear()
+        # Unknown ids are cached too: answered from the database every time, they took
+        # several times longer than known ids, which told an attacker which ids exist.
+        # A client registered through this process is forgotten at once (`forget`); one
+        # registered elsewhere works here within `ttl`.
         self._cache[client_id] = (now, info)
         return info
 
