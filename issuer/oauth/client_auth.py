@@ -18,7 +18,7 @@ from urllib.parse import unquote_plus
 
 from issuer.accounts.secrets import secret_matches
 from issuer.errors import InvalidClient, InvalidRequest
-from issuer.oauth.forms import Form
+from issuer.oauth.forms import Form, refuse_nul
 
 __all__ = [
     "AUTH_METHODS",
@@ -68,7 +68,9 @@ def _basic(authorization: str) -> tuple[str, str]:
     if not colon or not user:
         raise InvalidClient("malformed Basic credentials")
     # RFC 6749 §2.3.1: the client identifier and password are form-urlencoded first.
-    return unquote_plus(user), unquote_plus(password)
+    client_id, secret = unquote_plus(user), unquote_plus(password)
+    refuse_nul(client_id, secret)
+    return client_id, secret
 
 
 def credentials_from(form: Form, authorization: str | None) -> Credentials:

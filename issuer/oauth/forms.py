@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from issuer.errors import InvalidRequest
 
-__all__ = ["FORM_MEDIA_TYPE", "Form", "parse_form"]
+__all__ = ["FORM_MEDIA_TYPE", "Form", "parse_form", "refuse_nul"]
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 MAX_FIELDS = 64
@@ -75,5 +75,14 @@ def parse_form(body: bytes, content_type: str | None) -> Form:
         raise InvalidRequest("the request body is not valid form encoding") from None
     fields: dict[str, list[str]] = {}
     for name, value in pairs:
+        refuse_nul(name, value)
         fields.setdefault(name, []).append(value)
     return Form(fields)
+
+
+def refuse_nul(*values: str) -> None:
+    """No parameter of ours may hold a NUL: Postgres text cannot store one, and a value that
+    reached the database with it failed there (a 500) instead of here (a 400)."""
+    for value in values:
+        if "\0" in value:
+            raise InvalidRequest("a request parameter contains a NUL character")
