@@ -5,13 +5,11 @@
 
 `run_every(interval, lease, job)` wakes every `interval` seconds, takes or renews the lease
 and runs `job()` only while it holds it. The lease is a row per job name holding the
-holder id and an expiry: taking it is one conditional UPDATE (`WHERE holder = me OR
-expires_at <= now`), or an INSERT when the row does not exist yet, whose primary key lets
-one of two racing processes win. It works the same on Postgres and SQLite and needs no
-lock held across a round trip. A holder that dies is replaced once its lease expires, so
-`ttl` should be a few intervals long; a job must still be safe to run twice (a lease is
-exclusive only as long as clocks roughly agree), which is why rotation also compares and
-sets.
+holder id and an expiry; `issuer.store.leases` takes and releases it, the same on Postgres
+and SQLite, with no lock held across a round trip. A holder that dies is replaced once its
+lease expires, so `ttl` should be a few intervals long; a job must still be safe to run
+twice (a lease is exclusive only as long as clocks roughly agree), which is why rotation
+also compares and sets.
 """
 
 from __future__ import annotations
@@ -24,12 +22,9 @@ import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
-
 from issuer.clock import Clock, utcnow
+from issuer.store import leases
 from issuer.store.database import Database
-from issuer.store.models import JobLease
 
 __all__ = ["Lease", "run_every"]
 
@@ -55,37 +50,13 @@ class Lease:
     async def acquire(self) -> bool:
         """Take the lease if it is free or expired, or renew it if held; True if ours."""
         now = self.clock()
-        values = {"holder": self.holder, "expires_at": now + self.ttl}
-        async with self.database.session() as session:
-            taken = await session.execute(
-                update(JobLease)
-                .where(
-                    JobLease.name == self.name,
-                    (JobLease.holder == self.holder) | (JobLease.expires_at <= now),
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            if taken.rowcount:  # type: ignore[attr-defined]
-                return True
-            exists = await session.scalar(select(JobLease.name).where(JobLease.name == self.name))
-            if exists is not None:
-                return False
-        try:
-            async with self.database.session() as session:
-                session.add(JobLease(name=self.name, **values))
-        except IntegrityError:
-            return False  # another process inserted it first
-        return True
+        return await leases.take(
+            self.database, self.name, holder=self.holder, now=now, expires_at=now + self.ttl
+        )
 
     async def release(self) -> None:
         """Give the lease up now (on shutdown) so another process need not wait for expiry."""
-        async with self.database.session() as session:
-            await session.execute(
-                delete(JobLease)
-                .where(JobLease.name == self.name, JobLease.holder == self.holder)
-                .execution_options(synchronize_session=False)
-            )
+        await leases.release(self.database, self.name, holder=self.holder)
 
 
 async def run_every(

@@ -18,6 +18,7 @@ from issuer.store import denylist, families
 from issuer.store.database import Database
 from issuer.store.models import Client, JobLease, RefreshFamily, RefreshToken, User
 from tests.conftest import make_settings
+from tests.oauth.support import add_refresh_token, store_family
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -39,22 +40,22 @@ async def seed(database: Database) -> None:
         session.add(Client(client_id="app", created_at=NOW))
         await session.flush()
         family = dict(user_id="u1", client_id="app", scope="", audience="api", now=NOW - 2 * HOUR)
-        await families.start(session, family_id="expired", expires_at=NOW - HOUR, **family)
-        await families.start(session, family_id="live", expires_at=NOW + HOUR, **family)
-        await families.start(session, family_id="revoked-live", expires_at=NOW + HOUR, **family)
+        await store_family(session, family_id="expired", expires_at=NOW - HOUR, **family)
+        await store_family(session, family_id="live", expires_at=NOW + HOUR, **family)
+        await store_family(session, family_id="revoked-live", expires_at=NOW + HOUR, **family)
         await families.revoke(session, "revoked-live", reason="logout", now=NOW - HOUR)
         token = dict(scope="", now=NOW - 2 * HOUR)
-        await families.add_token(
+        await add_refresh_token(
             session, jti="t-dead-family", family_id="expired", expires_at=NOW + HOUR, **token
         )
-        await families.add_token(
+        await add_refresh_token(
             session, jti="t-expired", family_id="live", expires_at=NOW - HOUR, **token
         )
-        await families.add_token(session, jti="t-at-now", family_id="live", expires_at=NOW, **token)
-        await families.add_token(
+        await add_refresh_token(session, jti="t-at-now", family_id="live", expires_at=NOW, **token)
+        await add_refresh_token(
             session, jti="t-live", family_id="live", expires_at=NOW + HOUR, **token
         )
-        await families.add_token(
+        await add_refresh_token(
             session, jti="t-revoked", family_id="revoked-live", expires_at=NOW + HOUR, **token
         )
         await denylist.add(session, "jti-expired", until=NOW - HOUR, now=NOW - 2 * HOUR)

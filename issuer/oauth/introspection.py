@@ -58,15 +58,7 @@ async def introspect(server: AuthorizationServer, client: ClientInfo, form: Form
         return INACTIVE
     if found.claims.get("aud") != issuer or now.timestamp() >= exp:
         return INACTIVE
-    async with server.database.session() as session:
-        row = await families.find_token(session, jti)
-    if row is None:
-        return INACTIVE
-    refresh, family = row
-    live = (
-        refresh.used_at is None
-        and refresh.expires_at > now
-        and family.revoked_at is None
-        and family.expires_at > now
+    live = await families.refresh_token_is_live(
+        server.database, jti, client_id=client.client_id, now=now
     )
     return _answer(found, "refresh_token") if live else INACTIVE

@@ -8,10 +8,10 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import TextClause, bindparam, event, make_url, text
+from sqlalchemy import ClauseElement, Executable, bindparam, event, make_url, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from issuer.store.models import Timestamp
 
@@ -47,24 +48,42 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
 
+_ASYNCPG = make_url("postgresql+asyncpg://").get_dialect()()
+
+
 @dataclass(frozen=True)
 class Statement:
     """One SQL statement of a hot path, run in one round trip with no ORM (`fetch_one`).
 
-    Written once with `:name` parameters; `timestamps` names the aware-datetime ones (bound
-    as `UTCDateTime`, as the ORM binds them, so that SQLite compares the same text). On
-    Postgres it goes straight to asyncpg (`$1`, `$2`, prepared once per connection): the ORM
-    session, its BEGIN/COMMIT and the pool's pre-ping cost several times the query itself
-    on the paths every request takes.
+    Written as text with `:name` parameters (`timestamps` names the aware-datetime ones,
+    bound as `UTCDateTime` as the ORM binds them, so that SQLite compares the same text), or
+    built with SQLAlchemy Core (`Statement.of`), whose bind parameters carry their types.
+    On Postgres it goes straight to asyncpg (`$1`, `$2`, prepared once per connection): the
+    ORM session, its BEGIN/COMMIT and the pool's pre-ping cost several times the query itself
+    on the paths every request takes. A Core statement is compiled for asyncpg once, here.
     """
 
     sql: str
     timestamps: frozenset[str] = frozenset()
+    core: Executable | None = field(default=None, kw_only=True, repr=False)
     names: tuple[str, ...] = field(init=False)
     positional: str = field(init=False)
-    clause: TextClause = field(init=False)
+    clause: Executable = field(init=False, repr=False)
+
+    @classmethod
+    def of(cls, core: Executable) -> Statement:
+        """A Core statement, rendered once for asyncpg; `sql` is that rendering."""
+        return cls("", core=core)
 
     def __post_init__(self) -> None:
+        if self.core is not None:
+            compiled = cast(ClauseElement, self.core).compile(dialect=_ASYNCPG)
+            assert isinstance(compiled, SQLCompiler)  # asyncpg numbers its parameters
+            object.__setattr__(self, "sql", compiled.string)
+            object.__setattr__(self, "positional", compiled.string)
+            object.__setattr__(self, "names", tuple(compiled.positiontup or ()))
+            object.__setattr__(self, "clause", self.core)
+            return
         names: list[str] = []
 
         def number(match: re.Match[str]) -> str:

@@ -1,88 +1,191 @@
 """Verbs on refresh-token families and their tokens (RFC 9700 §4.14).
 
-Consuming a token is one compare-and-set UPDATE (`… WHERE used_at IS NULL`), the same on
-Postgres and SQLite, with no lock held across a round trip: of two concurrent refreshes of
-one token exactly one sees its row updated.
+The rules come first and are written once, in SQLAlchemy Core: `live_family` (not revoked,
+within its lifetime, its user enabled) and `live_token` (unused, unexpired, of a live
+family). Rotation, login, introspection and the access-token state (`token_state`) are all
+built from them.
+
+Rotating is one compare-and-set UPDATE (`… WHERE used_at IS NULL`) with no lock held across
+a round trip: of two concurrent refreshes of one token exactly one sees its row updated. On
+Postgres the consume, the successor's INSERT and the read of what the response needs are one
+statement (data-modifying CTEs), compiled for asyncpg once at import: one round trip. SQLite
+has no data-modifying CTEs, so it runs the same UPDATE, then the INSERT, in one transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import Enum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
+from issuer.store import audit
 from issuer.store.database import Database, Statement, string_list
-from issuer.store.models import RefreshFamily, RefreshToken, User
+from issuer.store.models import RefreshFamily, RefreshToken, Timestamp, User
 
 __all__ = [
-    "Consumed",
+    "Refusal",
+    "Refused",
     "Rotated",
-    "add_token",
-    "consume",
     "family",
-    "family_with_user",
     "find_token",
-    "is_live",
+    "live_family",
+    "live_token",
     "purge_expired",
+    "refresh_token_is_live",
     "revoke",
     "revoke_for_user",
     "rotate",
-    "set_successor",
-    "start",
+    "settle_failed_rotation",
     "start_login",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class Consumed:
-    """A token this caller has just consumed, and the family it belongs to."""
-
-    jti: str
-    family_id: str
-    scope: str
+When = datetime | BindParameter[datetime]
 
 
-async def start(
-    session: AsyncSession,
-    *,
-    family_id: str,
-    user_id: str,
-    client_id: str,
-    scope: str,
-    audience: str,
-    now: datetime,
-    expires_at: datetime,
-) -> RefreshFamily:
-    row = RefreshFamily(
-        id=family_id,
-        user_id=user_id,
-        client_id=client_id,
-        scope=scope,
-        audience=audience,
-        created_at=now,
-        expires_at=expires_at,
+# -- The rules ---------------------------------------------------------------------------
+
+
+def live_family(now: When) -> ColumnElement[bool]:
+    """A family whose tokens still work: not revoked, within its lifetime, its user enabled."""
+    user_enabled = (
+        exists()
+        .where(User.id == RefreshFamily.user_id, User.disabled.is_(False))
+        .correlate_except(User)
     )
-    session.add(row)
-    await session.flush()
-    return row
+    return and_(RefreshFamily.revoked_at.is_(None), RefreshFamily.expires_at > now, user_enabled)
 
 
-# Postgres: a login's family and its first refresh token in one statement.
-START_LOGIN = Statement(
-    """
-    WITH family AS (
-        INSERT INTO refresh_families (id, user_id, client_id, scope, audience, created_at,
-                                      expires_at)
-        VALUES (:family_id, :user_id, :client_id, :scope, :audience, :now, :family_expires_at)
-        RETURNING id
+def live_token(
+    now: When, *, client_id: str | BindParameter[str] | None = None
+) -> ColumnElement[bool]:
+    """An unused, unexpired refresh token of a live family (of `client_id`, if given)."""
+    families = select(RefreshFamily.id).where(live_family(now))
+    if client_id is not None:
+        families = families.where(RefreshFamily.client_id == client_id)
+    return and_(
+        RefreshToken.used_at.is_(None),
+        RefreshToken.expires_at > now,
+        RefreshToken.family_id.in_(families),
     )
-    INSERT INTO refresh_tokens (jti, family_id, scope, issued_at, expires_at)
-    SELECT :jti, family.id, :scope, :now, :expires_at FROM family
-    RETURNING jti
-    """
+
+
+# -- The statements, built from the rules -------------------------------------------------
+
+# Named unlike any column: an UPDATE would take a parameter named after one as a SET value.
+_NOW = bindparam("now", type_=Timestamp)
+_UNTIL = bindparam("until", type_=Timestamp)
+_PRESENTED = bindparam("presented", type_=String)
+_SUCCESSOR = bindparam("successor", type_=String)
+_CLIENT = bindparam("client", type_=String)
+
+# Consume a live token of this client, recording its successor; both databases run it.
+_CONSUME = (
+    update(RefreshToken)
+    .where(RefreshToken.jti == _PRESENTED, live_token(_NOW, client_id=_CLIENT))
+    .values(used_at=_NOW, successor_jti=_SUCCESSOR)
+    .returning(RefreshToken.family_id, RefreshToken.scope)
 )
+
+
+def _rotate_on_postgres() -> Statement:
+    """Consume, insert the successor (expiring with the family at the latest) and read what
+    the response needs, in one statement; anything not live leaves every row as it was."""
+    consumed = _CONSUME.cte("consumed")
+    successor = (
+        insert(RefreshToken)
+        .from_select(
+            ["jti", "family_id", "scope", "issued_at", "expires_at"],
+            select(
+                _SUCCESSOR,
+                RefreshFamily.id,
+                consumed.c.scope,
+                _NOW,
+                func.least(_UNTIL, RefreshFamily.expires_at),
+            ).join_from(consumed, RefreshFamily, RefreshFamily.id == consumed.c.family_id),
+        )
+        .returning(
+            RefreshToken.family_id,
+            RefreshToken.scope,
+            RefreshToken.issued_at,
+            RefreshToken.expires_at,
+        )
+        .cte("successor")
+    )
+    return Statement.of(
+        select(
+            successor.c.family_id,
+            successor.c.scope,
+            successor.c.issued_at,
+            successor.c.expires_at,
+            RefreshFamily.audience,
+            RefreshFamily.user_id,
+            User.roles,
+        )
+        .join_from(successor, RefreshFamily, RefreshFamily.id == successor.c.family_id)
+        .join(User, User.id == RefreshFamily.user_id)
+    )
+
+
+def _login_on_postgres() -> Statement:
+    """A login's family and its first refresh token in one statement."""
+    family = (
+        insert(RefreshFamily)
+        .values(
+            id=bindparam("family", type_=String),
+            user_id=bindparam("user", type_=String),
+            client_id=_CLIENT,
+            scope=bindparam("granted", type_=String),
+            audience=bindparam("aud", type_=String),
+            created_at=_NOW,
+            expires_at=bindparam("family_until", type_=Timestamp),
+        )
+        .returning(RefreshFamily.id)
+        .cte("family")
+    )
+    return Statement.of(
+        insert(RefreshToken)
+        .from_select(
+            ["jti", "family_id", "scope", "issued_at", "expires_at"],
+            select(
+                bindparam("first", type_=String),
+                family.c.id,
+                bindparam("granted", type_=String),
+                _NOW,
+                _UNTIL,
+            ),
+        )
+        .returning(RefreshToken.jti)
+    )
+
+
+ROTATE = _rotate_on_postgres()
+START_LOGIN = _login_on_postgres()
+# Introspection of a refresh token: one round trip on both databases.
+REFRESH_TOKEN_LIVE = Statement.of(
+    select(
+        exists()
+        .where(RefreshToken.jti == _PRESENTED, live_token(_NOW, client_id=_CLIENT))
+        .label("live")
+    )
+)
+
+
+# -- Verbs ---------------------------------------------------------------------------------
 
 
 async def start_login(
@@ -102,83 +205,34 @@ async def start_login(
     if database.is_postgres:
         await database.fetch_one(
             START_LOGIN,
-            family_id=family_id,
-            user_id=user_id,
-            client_id=client_id,
-            scope=scope,
-            audience=audience,
+            family=family_id,
+            user=user_id,
+            client=client_id,
+            granted=scope,
+            aud=audience,
             now=now,
-            family_expires_at=family_expires_at,
-            jti=jti,
-            expires_at=expires_at,
+            family_until=family_expires_at,
+            first=jti,
+            until=expires_at,
         )
         return
     async with database.session() as session:
-        await start(
-            session,
-            family_id=family_id,
-            user_id=user_id,
-            client_id=client_id,
-            scope=scope,
-            audience=audience,
-            now=now,
-            expires_at=family_expires_at,
+        await session.execute(
+            insert(RefreshFamily).values(
+                id=family_id,
+                user_id=user_id,
+                client_id=client_id,
+                scope=scope,
+                audience=audience,
+                created_at=now,
+                expires_at=family_expires_at,
+            )
         )
-        await add_token(
-            session, jti=jti, family_id=family_id, scope=scope, now=now, expires_at=expires_at
+        await session.execute(
+            insert(RefreshToken).values(
+                jti=jti, family_id=family_id, scope=scope, issued_at=now, expires_at=expires_at
+            )
         )
-
-
-async def add_token(
-    session: AsyncSession,
-    *,
-    jti: str,
-    family_id: str,
-    scope: str,
-    now: datetime,
-    expires_at: datetime,
-) -> RefreshToken:
-    row = RefreshToken(
-        jti=jti, family_id=family_id, scope=scope, issued_at=now, expires_at=expires_at
-    )
-    session.add(row)
-    await session.flush()
-    return row
-
-
-async def consume(
-    session: AsyncSession, jti: str, *, now: datetime, successor_jti: str | None = None
-) -> Consumed | None:
-    """Mark the token used if it is unused, unexpired and its family is live; else None.
-
-    `successor_jti` records the successor in the same statement (one round trip less than
-    `set_successor`); the caller inserts that token in the same transaction.
-    """
-    values: dict[str, object] = {"used_at": now}
-    if successor_jti is not None:
-        values["successor_jti"] = successor_jti
-    live_family = select(RefreshFamily.id).where(
-        RefreshFamily.revoked_at.is_(None), RefreshFamily.expires_at > now
-    )
-    result = await session.execute(
-        update(RefreshToken)
-        .where(
-            RefreshToken.jti == jti,
-            RefreshToken.used_at.is_(None),
-            RefreshToken.expires_at > now,
-            RefreshToken.family_id.in_(live_family),
-        )
-        .values(values)
-        .returning(RefreshToken.family_id, RefreshToken.scope)
-    )
-    row = result.first()
-    if row is None:
-        return None
-    return Consumed(jti=jti, family_id=row.family_id, scope=row.scope)
-
-
-class _NotRotated(Exception):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,36 +262,6 @@ class Rotated:
         )
 
 
-# Postgres: consume, insert the successor and read what the response needs in one statement
-# (one round trip, atomic on its own). The consume only matches a live family of this
-# client whose user is enabled; anything else leaves every row as it was.
-ROTATE = Statement(
-    """
-    WITH consumed AS (
-        UPDATE refresh_tokens SET used_at = :now, successor_jti = :successor_jti
-        WHERE jti = :jti AND used_at IS NULL AND expires_at > :now
-          AND family_id IN (
-              SELECT f.id FROM refresh_families AS f JOIN users AS u ON u.id = f.user_id
-              WHERE f.revoked_at IS NULL AND f.expires_at > :now
-                AND f.client_id = :client_id AND NOT u.disabled
-          )
-        RETURNING family_id, scope
-    ),
-    successor AS (
-        INSERT INTO refresh_tokens (jti, family_id, scope, issued_at, expires_at)
-        SELECT :successor_jti, f.id, consumed.scope, :now, LEAST(:expires_at, f.expires_at)
-        FROM consumed JOIN refresh_families AS f ON f.id = consumed.family_id
-        RETURNING family_id, scope, issued_at, expires_at
-    )
-    SELECT successor.family_id, successor.scope, successor.issued_at, successor.expires_at,
-           f.audience, f.user_id, u.roles
-    FROM successor
-    JOIN refresh_families AS f ON f.id = successor.family_id
-    JOIN users AS u ON u.id = f.user_id
-    """
-)
-
-
 async def rotate(
     database: Database,
     jti: str,
@@ -248,17 +272,11 @@ async def rotate(
     expires_at: datetime,
 ) -> Rotated | None:
     """Consume `jti` and store its successor (expiring at `expires_at` or with the family,
-    whichever is first), atomically; None if the token is not an unused, unexpired token of
-    a live family of `client_id` whose user is enabled (nothing changed then)."""
+    whichever is first), atomically; None if it is not a live token of `client_id` (nothing
+    changed then; `settle_failed_rotation` says why)."""
+    params = {"presented": jti, "client": client_id, "successor": successor_jti, "now": now}
     if database.is_postgres:
-        row = await database.fetch_one(
-            ROTATE,
-            jti=jti,
-            client_id=client_id,
-            successor_jti=successor_jti,
-            now=now,
-            expires_at=expires_at,
-        )
+        row = await database.fetch_one(ROTATE, until=expires_at, **params)
         if row is None:
             return None
         return Rotated(
@@ -271,33 +289,108 @@ async def rotate(
             issued_at=row["issued_at"],
             expires_at=row["expires_at"],
         )
-    # SQLite has no data-modifying CTEs: the same steps in one transaction.
-    try:
-        async with database.session() as session:
-            consumed = await consume(session, jti, now=now, successor_jti=successor_jti)
-            if consumed is None:
-                return None
-            loaded = await family_with_user(session, consumed.family_id)
-            if loaded is None or loaded[0].client_id != client_id or loaded[1].disabled:
-                raise _NotRotated  # rolls the consume back
-            family, user = loaded
-            successor = await add_token(
-                session,
-                jti=successor_jti,
-                family_id=family.id,
-                scope=consumed.scope,
-                now=now,
-                expires_at=min(expires_at, family.expires_at),
+    async with database.session() as session:
+        consumed = (await session.execute(_CONSUME, params)).first()
+        if consumed is None:
+            return None
+        found = (
+            await session.execute(
+                select(RefreshFamily, User)
+                .join(User, User.id == RefreshFamily.user_id)
+                .where(RefreshFamily.id == consumed.family_id)
             )
-    except _NotRotated:
-        return None
+        ).one()
+        family, user = found[0], found[1]
+        successor = RefreshToken(
+            jti=successor_jti,
+            family_id=family.id,
+            scope=consumed.scope,
+            issued_at=now,
+            expires_at=min(expires_at, family.expires_at),
+        )
+        session.add(successor)
+        await session.flush()
     return Rotated.of(family, user, successor)
 
 
-async def set_successor(session: AsyncSession, jti: str, successor_jti: str) -> None:
-    await session.execute(
-        update(RefreshToken).where(RefreshToken.jti == jti).values(successor_jti=successor_jti)
-    )
+class Refusal(Enum):
+    """Why a refresh token could not be rotated."""
+
+    UNKNOWN = "unknown"
+    OTHER_CLIENT = "other_client"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    USER_DISABLED = "user_disabled"  # its family has just been revoked
+    REUSED = "reused"  # its family has just been revoked, and the reuse audited
+    RETRY = "retry"  # it is live now: a concurrent change made the rotation miss it
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    why: Refusal
+    family_id: str = ""
+    detail: str = ""
+
+
+async def settle_failed_rotation(
+    database: Database,
+    jti: str,
+    *,
+    client_id: str,
+    now: datetime,
+    grace: timedelta,
+    actor: str,
+) -> Rotated | Refused:
+    """Why `rotate` matched nothing, acted on: within `grace` of its consume a token's
+    still-unused successor is handed out again; a disabled user's family is revoked; any other
+    used token is reuse (RFC 9700 §4.14.2): its family is revoked and audited. Whatever is
+    revoked is committed before this returns, so the caller may then raise."""
+    async with database.session() as session:
+        found = await find_token(session, jti)
+        if found is None:
+            return Refused(Refusal.UNKNOWN)
+        token, family = found
+        if family.client_id != client_id:
+            return Refused(Refusal.OTHER_CLIENT, family.id)
+        if family.revoked_at is not None:
+            return Refused(Refusal.REVOKED, family.id, family.revoked_reason or "")
+        if family.expires_at <= now or token.expires_at <= now:
+            return Refused(Refusal.EXPIRED, family.id)
+        if token.used_at is None:
+            user = await session.get(User, family.user_id)
+            if user is None or not user.disabled:  # pragma: no cover - it would rotate
+                return Refused(Refusal.RETRY, family.id)
+            # A disabled user's sessions end at their next refresh at the latest.
+            await revoke(session, family.id, reason="user_disabled", now=now)
+            return Refused(Refusal.USER_DISABLED, family.id)
+        if grace and token.successor_jti and now - token.used_at <= grace:
+            # Never an older token: once the successor is used, a replay is plain reuse.
+            successor = await session.scalar(
+                select(RefreshToken).where(
+                    RefreshToken.jti == token.successor_jti, live_token(now, client_id=client_id)
+                )
+            )
+            user = await session.get(User, family.user_id)
+            if successor is not None and user is not None:
+                return Rotated.of(family, user, successor)
+        await revoke(session, family.id, reason="reuse", now=now)
+        audit.record(
+            session,
+            now=now,
+            actor=actor,
+            action="family.reuse",
+            subject=family.id,
+            detail={"jti": jti, "user_id": family.user_id},
+        )
+    return Refused(Refusal.REUSED, family.id)
+
+
+async def refresh_token_is_live(
+    database: Database, jti: str, *, client_id: str, now: datetime
+) -> bool:
+    """Is `jti` a live refresh token of `client_id` (introspection), in one round trip."""
+    row = await database.fetch_one(REFRESH_TOKEN_LIVE, presented=jti, client=client_id, now=now)
+    return row is not None and bool(row["live"])
 
 
 async def find_token(session: AsyncSession, jti: str) -> tuple[RefreshToken, RefreshFamily] | None:
@@ -312,28 +405,6 @@ async def find_token(session: AsyncSession, jti: str) -> tuple[RefreshToken, Ref
 
 async def family(session: AsyncSession, family_id: str) -> RefreshFamily | None:
     return await session.get(RefreshFamily, family_id)
-
-
-async def family_with_user(
-    session: AsyncSession, family_id: str
-) -> tuple[RefreshFamily, User] | None:
-    """A family and its user in one round trip (the refresh path needs both)."""
-    query = (
-        select(RefreshFamily, User)
-        .join(User, User.id == RefreshFamily.user_id)
-        .where(RefreshFamily.id == family_id)
-    )
-    row = (await session.execute(query)).first()
-    return None if row is None else (row[0], row[1])
-
-
-async def is_live(session: AsyncSession, family_id: str, *, now: datetime) -> bool:
-    query = select(RefreshFamily.id).where(
-        RefreshFamily.id == family_id,
-        RefreshFamily.revoked_at.is_(None),
-        RefreshFamily.expires_at > now,
-    )
-    return (await session.scalar(query)) is not None
 
 
 async def revoke(session: AsyncSession, family_id: str, *, reason: str, now: datetime) -> bool:

@@ -152,8 +152,8 @@ class RefreshFamily(Base):
     client_id: Mapped[str] = mapped_column(
         ForeignKey("clients.client_id", ondelete="CASCADE"), index=True
     )
-    scope: Mapped[str] = mapped_column(Text, default="")
-    audience: Mapped[str] = mapped_column(Text, default="")
+    scope: Mapped[str] = mapped_column(Text, default="", server_default="")
+    audience: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
@@ -169,7 +169,7 @@ class RefreshToken(Base):
     family_id: Mapped[str] = mapped_column(
         ForeignKey("refresh_families.id", ondelete="CASCADE"), index=True
     )
-    scope: Mapped[str] = mapped_column(Text, default="")
+    scope: Mapped[str] = mapped_column(Text, default="", server_default="")
     issued_at: Mapped[datetime] = mapped_column(Timestamp)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     used_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

@@ -1,8 +1,9 @@
 """What the database says about one of our access tokens, in one round trip.
 
 Userinfo, introspection and the admin guard all ask the same three things of every
-request's token: is its jti deny-listed, is its refresh family (`sid`) still live, and who
-is its subject. One statement answers all three (RFC 7009 §2 revocation, RFC 7662 state).
+request's token: is its jti deny-listed, is its refresh family (`sid`) still live (the
+rule of `families.live_family`, its user enabled included), and who is its subject. One
+statement answers all three (RFC 7009 §2 revocation, RFC 7662 state).
 """
 
 from __future__ import annotations
@@ -10,24 +11,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import String, bindparam, exists, literal_column, select
+from sqlalchemy.orm import aliased
+
 from issuer.store.database import Database, Statement, string_list
+from issuer.store.families import live_family
+from issuer.store.models import RefreshFamily, RevokedAccessToken, Timestamp, User
 
 __all__ = ["AccessTokenState", "SubjectUser", "access_token_state"]
 
-ACCESS_TOKEN_STATE = Statement(
-    """
-    SELECT
-        EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = :jti) AS denied,
-        EXISTS (
-            SELECT 1 FROM refresh_families
-            WHERE id = :sid AND revoked_at IS NULL AND expires_at > :now
-        ) AS family_live,
-        u.id AS user_id, u.email, u.roles, u.disabled
-    FROM (SELECT 1 AS one) AS anchor
-    LEFT JOIN users AS u ON u.id = :sub
-    """,
-    timestamps=frozenset({"now"}),
-)
+
+def _access_token_state() -> Statement:
+    anchor = select(literal_column("1").label("one")).subquery("anchor")
+    subject = aliased(User, name="u")
+    denied = exists().where(RevokedAccessToken.jti == bindparam("jti", type_=String))
+    family_live = exists().where(
+        RefreshFamily.id == bindparam("sid", type_=String),
+        live_family(bindparam("now", type_=Timestamp)),
+    )
+    return Statement.of(
+        select(
+            denied.label("denied"),
+            family_live.label("family_live"),
+            subject.id.label("user_id"),
+            subject.email,
+            subject.roles,
+            subject.disabled,
+        ).select_from(anchor.outerjoin(subject, subject.id == bindparam("sub", type_=String)))
+    )
+
+
+ACCESS_TOKEN_STATE = _access_token_state()
 
 
 @dataclass(frozen=True, slots=True)

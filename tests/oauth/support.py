@@ -16,6 +16,8 @@ from urllib.parse import quote_plus
 import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.accounts.clients import create_client
 from issuer.accounts.users import create_user
@@ -23,8 +25,9 @@ from issuer.app import create_app
 from issuer.clock import Clock, utcnow
 from issuer.runtime import Runtime
 from issuer.settings import Settings
-from issuer.store import users
+from issuer.store import families, users
 from issuer.store.database import Database
+from issuer.store.models import RefreshFamily, RefreshToken
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 PASSWORD = "correct horse battery staple"
@@ -173,3 +176,53 @@ async def serving_in_loop(
         transport = httpx.ASGITransport(app=counting, client=("203.0.113.7", 40000))
         async with InLoopClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
             yield http, app.state.runtime
+
+
+async def store_family(
+    session: AsyncSession,
+    *,
+    family_id: str,
+    user_id: str,
+    client_id: str,
+    scope: str,
+    audience: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    """A refresh family stored as a fixture (the issuer stores them with its first token)."""
+    session.add(
+        RefreshFamily(
+            id=family_id,
+            user_id=user_id,
+            client_id=client_id,
+            scope=scope,
+            audience=audience,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    await session.flush()
+
+
+async def add_refresh_token(
+    session: AsyncSession,
+    *,
+    jti: str,
+    family_id: str,
+    scope: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    """A refresh token of a stored family, as a fixture."""
+    session.add(
+        RefreshToken(
+            jti=jti, family_id=family_id, scope=scope, issued_at=now, expires_at=expires_at
+        )
+    )
+    await session.flush()
+
+
+async def family_is_live(session: AsyncSession, family_id: str, *, now: datetime) -> bool:
+    """Whether the store's own rule (`families.live_family`) holds for this family now."""
+    query = select(exists().where(RefreshFamily.id == family_id, families.live_family(now)))
+    return bool(await session.scalar(query))

@@ -1,8 +1,11 @@
 """The one-round-trip statements of the hot paths, on both databases."""
 
+import re
 from datetime import timedelta
 
+import asyncpg
 import pytest
+from sqlalchemy import event
 
 from issuer.store import denylist, families, token_state, users
 from issuer.store.database import Database, Statement
@@ -13,6 +16,51 @@ def test_named_parameters_become_numbered_ones_once_each() -> None:
     statement = Statement("SELECT :b, x::text FROM t WHERE a = :a AND c = :b AND d > :now")
     assert statement.positional == "SELECT $1, x::text FROM t WHERE a = $2 AND c = $1 AND d > $3"
     assert statement.names == ("b", "a", "now")
+
+
+def test_rotate_is_one_statement_of_data_modifying_ctes_with_numbered_parameters() -> None:
+    sql = " ".join(families.ROTATE.positional.split())
+    assert sql.startswith("WITH consumed AS (UPDATE refresh_tokens SET used_at=$2")
+    assert "successor AS (INSERT INTO refresh_tokens (jti, family_id, scope, issued_at, " in sql
+    assert "least($3::TIMESTAMP WITH TIME ZONE, refresh_families.expires_at)" in sql
+    # The rules: an unused, unexpired token of a live family of this client, user enabled.
+    for rule in (
+        "refresh_tokens.used_at IS NULL",
+        "refresh_tokens.expires_at > $2",
+        "refresh_families.revoked_at IS NULL",
+        "refresh_families.expires_at > $2",
+        "users.disabled IS false",
+        "refresh_families.client_id = $5",
+    ):
+        assert rule in sql, rule
+    assert families.ROTATE.names == ("successor", "now", "until", "presented", "client")
+    assert sorted(set(re.findall(r"\$(\d+)", sql)), key=int) == ["1", "2", "3", "4", "5"]
+    assert ":" not in sql.replace("::", "")  # no named parameter left for asyncpg to choke on
+
+
+def test_every_core_statement_is_compiled_once_with_its_names() -> None:
+    for statement in (families.START_LOGIN, families.REFRESH_TOKEN_LIVE):
+        numbers = {int(n) for n in re.findall(r"\$(\d+)", statement.positional)}
+        assert numbers == set(range(1, len(statement.names) + 1))
+    assert token_state.ACCESS_TOKEN_STATE.names == ("jti", "sid", "now", "sub")
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_rotate_on_postgres_is_one_round_trip(database: Database) -> None:
+    await a_family(database)
+    queries: list[str] = []
+    orm: list[str] = []
+    event.listen(database.engine.sync_engine, "before_cursor_execute", lambda *a: orm.append(a[2]))
+    database._pool_size = 1  # one connection, so the logger below sees every query
+    pool = await database._open_pg_pool()
+    async with pool.acquire() as connection:
+        assert isinstance(connection, asyncpg.pool.PoolConnectionProxy)
+        connection.add_query_logger(lambda record: queries.append(record.query))
+    rotated = await families.rotate(
+        database, "t1", client_id="app", successor_jti="t2", now=NOW, expires_at=LATER
+    )
+    assert rotated is not None and rotated.jti == "t2"
+    assert queries == [families.ROTATE.positional] and orm == []
 
 
 async def test_rotate_consumes_once_and_stores_the_successor(database: Database) -> None:
@@ -67,6 +115,7 @@ async def test_rotate_changes_nothing_when_it_may_not(database: Database, case: 
 
 async def test_start_login_stores_the_family_and_its_first_token(database: Database) -> None:
     sub = await a_family(database)
+    assert await families.refresh_token_is_live(database, "t1", client_id="app", now=NOW)
     await families.start_login(
         database,
         family_id="fam2",

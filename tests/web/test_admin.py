@@ -14,6 +14,7 @@ from issuer.runtime import Runtime
 from issuer.store import clients, denylist, families
 from issuer.store.database import Database
 from issuer.store.models import Client as ClientRow
+from tests.oauth.support import family_is_live, store_family
 from tests.web.conftest import MintToken
 
 Client = AsyncTestClient[Litestar]
@@ -53,7 +54,7 @@ async def start_family(
     async with database.session() as session:
         if await clients.by_id(session, client_id) is None:
             await clients.add(session, ClientRow(client_id=client_id, created_at=now))
-        await families.start(
+        await store_family(
             session,
             family_id=family_id,
             user_id=user_id,
@@ -276,7 +277,7 @@ async def test_revoke_sessions_counts_live_families(
         for family_id in mine:
             row = await families.family(session, family_id)
             assert row is not None and row.revoked_reason == "logout_all"
-        assert await families.is_live(session, theirs, now=runtime.clock())
+        assert await family_is_live(session, theirs, now=runtime.clock())
     events = (await client.get("/admin/audit", headers=admin_headers)).json()
     assert [e["action"] for e in events[:2]] == ["user.revoke_sessions", "user.revoke_sessions"]
     assert user_id == events[0]["subject"]

@@ -8,7 +8,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from issuer.runtime import Runtime
-from issuer.store import families
+from issuer.store import families, users
 from issuer.store.database import Database
 from tests.oauth.support import add_client, add_user, login, post_form, refresh
 from tests.web.conftest import MintToken
@@ -122,3 +122,19 @@ async def test_introspection_needs_a_confidential_client(
     assert (await post_form(client, "/oauth/introspect", data)).status_code == 401
     public = await post_form(client, "/oauth/introspect", {**data, "client_id": "spa"})
     assert public.status_code == 401 and public.json()["error"] == "invalid_client"
+
+
+async def test_a_disabled_users_tokens_are_inactive(
+    client: Client, runtime: Runtime, database: Database
+) -> None:
+    # Only the flag: no family is revoked (the admin API would also revoke them), so the
+    # family's own rule must hold the user's state, as rotation's does.
+    secret, tokens = await setup(client, runtime, database)
+    sub = runtime.keys.ring.verify(tokens["access_token"], typ="at+jwt")["sub"]
+    async with database.session() as session:
+        await users.set_disabled(session, sub, True)
+    assert await inspect(client, secret, tokens["access_token"]) == {"active": False}
+    assert await inspect(client, secret, tokens["refresh_token"]) == {"active": False}
+    async with database.session() as session:
+        await users.set_disabled(session, sub, False)
+    assert (await inspect(client, secret, tokens["access_token"]))["active"] is True

@@ -17,11 +17,14 @@ from tests.conftest import make_settings
 from tests.oauth.support import (
     MovableClock,
     add_client,
+    add_refresh_token,
     add_user,
+    family_is_live,
     login,
     post_form,
     refresh,
     serving,
+    store_family,
 )
 
 Client = AsyncTestClient[Litestar]
@@ -114,7 +117,7 @@ async def test_another_clients_refresh_token_is_invalid_grant_and_changes_nothin
     stolen = await refresh(client, other, first["refresh_token"], client_id="other")
     assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
     async with database.session() as session:
-        assert await families.is_live(
+        assert await family_is_live(
             session, sid_of(runtime, first["refresh_token"]), now=runtime.clock()
         )
 
@@ -226,7 +229,7 @@ async def test_public_client_refreshes_with_its_client_id(
     await add_client(database, runtime, "spa", grant_types=["refresh_token"], public=True)
     now = runtime.clock()
     async with database.session() as session:
-        await families.start(
+        await store_family(
             session,
             family_id="fam-spa",
             user_id=user_id,
@@ -252,7 +255,7 @@ async def test_public_client_refreshes_with_its_client_id(
         alg=runtime.settings.default_alg,
     )
     async with database.session() as session:
-        await families.add_token(
+        await add_refresh_token(
             session,
             jti="spa-1",
             family_id="fam-spa",

@@ -6,9 +6,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from issuer.runtime import Runtime
-from issuer.store import denylist, families
+from issuer.store import denylist
 from issuer.store.database import Database
-from tests.oauth.support import add_client, add_user, login, post_form, refresh
+from tests.oauth.support import add_client, add_user, family_is_live, login, post_form, refresh
 
 Client = AsyncTestClient[Litestar]
 
@@ -30,7 +30,7 @@ async def test_revoking_a_refresh_token_ends_the_family_and_its_access_tokens(
     assert response.headers["cache-control"] == "no-store"
     sid = runtime.keys.ring.verify(tokens["refresh_token"], typ="rt+jwt")["sid"]
     async with database.session() as session:
-        assert not await families.is_live(session, sid, now=runtime.clock())
+        assert not await family_is_live(session, sid, now=runtime.clock())
     assert (await refresh(client, secret, tokens["refresh_token"])).status_code == 400
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert (await client.get("/userinfo", headers=bearer)).status_code == 401

@@ -14,7 +14,7 @@ from issuer.accounts import passwords
 from issuer.metrics import LOGIN_FAILURES
 from issuer.runtime import Runtime
 from issuer.settings import Settings
-from issuer.store import families, users
+from issuer.store import users
 from issuer.store.database import Database
 from tests.oauth.support import (
     API,
@@ -22,6 +22,7 @@ from tests.oauth.support import (
     MovableClock,
     add_client,
     add_user,
+    family_is_live,
     login,
     post_form,
     serving,
@@ -50,7 +51,7 @@ async def test_login_returns_a_bearer_pair_and_starts_a_family(
     refresh = ring.verify(body["refresh_token"], typ="rt+jwt")
     assert refresh["aud"] == runtime.settings.url and refresh["sid"] == access["sid"]
     async with database.session() as session:
-        assert await families.is_live(session, access["sid"], now=runtime.clock())
+        assert await family_is_live(session, access["sid"], now=runtime.clock())
 
 
 async def test_a_login_may_ask_for_less_scope_and_another_allowed_audience(

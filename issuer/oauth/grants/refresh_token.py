@@ -2,15 +2,16 @@
 
 Named steps, as oidc-provider's refresh_token action: verify the token → check the client →
 check the scope → rotate (atomic consume + successor; one statement on Postgres) → or, when
-the consume fails, find out why: a grace-period replay gets the same successor back; reuse
-revokes the family in a transaction committed before `invalid_grant` is raised (fosite).
+the consume fails, let the store settle why (`families.settle_failed_rotation`): a
+grace-period replay gets the same successor back; reuse revokes the family in a transaction
+committed before `invalid_grant` is raised (fosite).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from issuer.errors import InvalidGrant, InvalidScope, InvalidTarget
 from issuer.metrics import REFRESH_REUSE, REVOCATIONS, TOKENS_ISSUED
@@ -18,13 +19,9 @@ from issuer.oauth.access import TYP_REFRESH
 from issuer.oauth.client_auth import ClientInfo
 from issuer.oauth.grants.base import Grant, TokenRequest, resolve_audience, scope_tokens
 from issuer.oauth.minting import new_jti, token_response
-from issuer.store import audit, families, users
-from issuer.store.families import Rotated
-from issuer.store.models import RefreshFamily, RefreshToken
+from issuer.store import families
+from issuer.store.families import Refusal, Rotated
 from issuer.verify._errors import VerificationError
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["PresentedToken", "RefreshTokenGrant"]
 
@@ -124,74 +121,39 @@ class RefreshTokenGrant(Grant):
         self, presented: PresentedToken, request: TokenRequest
     ) -> Rotated:
         """Why the consume failed. Reuse is revoked and committed *before* the error."""
-        now, grace = request.now, self.server.settings.refresh_grace_seconds
-        replay: Rotated | None = None
-        reused: RefreshFamily | None = None
-        disabled = False
-        async with self.server.database.session() as session:
-            found = await families.find_token(session, presented.jti)
-            if found is None:
-                raise InvalidGrant("the refresh token is invalid", debug="unknown jti")
-            token, family = found
-            if family.client_id != request.client.client_id:
-                raise InvalidGrant("the refresh token was issued to another client")
-            if family.revoked_at is not None:
-                raise InvalidGrant(
-                    "the refresh token was revoked", debug=family.revoked_reason or ""
-                )
-            if family.expires_at <= now or token.expires_at <= now:
-                raise InvalidGrant("the refresh token has expired")
-            if token.used_at is None:
-                user = await users.by_id(session, family.user_id)
-                if user is None or not user.disabled:  # pragma: no cover - it would rotate
-                    raise InvalidGrant("the refresh token could not be used; try again")
-                # A disabled user's sessions end at their next refresh at the latest.
-                await families.revoke(session, family.id, reason="user_disabled", now=now)
-                disabled = True
-            elif grace and token.successor_jti and now - token.used_at <= timedelta(seconds=grace):
-                replay = await self._latest_successor(session, token, family, now)
-            if replay is None and not disabled:
-                # RFC 9700 §4.14.2: a used refresh token presented again means it was stolen
-                # or replayed; revoke the whole family.
-                await families.revoke(session, family.id, reason="reuse", now=now)
-                audit.record(
-                    session,
-                    now=now,
-                    actor=f"client:{request.client.client_id}",
-                    action="family.reuse",
-                    subject=family.id,
-                    detail={"jti": presented.jti, "user_id": family.user_id},
-                )
-                reused = family
+        outcome = await families.settle_failed_rotation(
+            self.server.database,
+            presented.jti,
+            client_id=request.client.client_id,
+            now=request.now,
+            grace=timedelta(seconds=self.server.settings.refresh_grace_seconds),
+            actor=f"client:{request.client.client_id}",
+        )
+        if isinstance(outcome, Rotated):
+            return outcome  # a grace-period replay: the same successor again
         # Committed: only now may the caller learn about it.
-        if disabled:
-            raise InvalidGrant("the user is disabled")
-        if reused is not None:
-            REFRESH_REUSE.inc()
-            REVOCATIONS.labels(kind="family").inc()
-            raise InvalidGrant(
-                "the refresh token was already used; the session is revoked",
-                debug=f"reuse in family {reused.id}",
-            )
-        assert replay is not None
-        return replay
-
-    async def _latest_successor(
-        self, session: AsyncSession, token: RefreshToken, family: RefreshFamily, now: datetime
-    ) -> Rotated | None:
-        """The successor of a just-consumed token, if it is still the family's newest."""
-        assert token.successor_jti is not None
-        found = await families.find_token(session, token.successor_jti)
-        if found is None:
-            return None
-        successor = found[0]
-        # Never an older token: once the successor is used, a replay is plain reuse.
-        if successor.used_at is not None or successor.expires_at <= now:
-            return None
-        user = await users.by_id(session, family.user_id)
-        if user is None or user.disabled:
-            return None
-        return Rotated.of(family, user, successor)
+        match outcome.why:
+            case Refusal.UNKNOWN:
+                raise InvalidGrant("the refresh token is invalid", debug="unknown jti")
+            case Refusal.OTHER_CLIENT:
+                raise InvalidGrant("the refresh token was issued to another client")
+            case Refusal.REVOKED:
+                raise InvalidGrant("the refresh token was revoked", debug=outcome.detail)
+            case Refusal.EXPIRED:
+                raise InvalidGrant("the refresh token has expired")
+            case Refusal.USER_DISABLED:
+                raise InvalidGrant("the user is disabled")
+            case Refusal.RETRY:  # pragma: no cover - it would have rotated
+                raise InvalidGrant("the refresh token could not be used; try again")
+            case Refusal.REUSED:
+                # RFC 9700 §4.14.2: a used refresh token presented again means it was stolen
+                # or replayed; its whole family is revoked.
+                REFRESH_REUSE.inc()
+                REVOCATIONS.labels(kind="family").inc()
+                raise InvalidGrant(
+                    "the refresh token was already used; the session is revoked",
+                    debug=f"reuse in family {outcome.family_id}",
+                )
 
     def respond(self, successor: Rotated, scope: str, request: TokenRequest) -> dict[str, Any]:
         minter, client = self.server.minter, request.client
