@@ -1,4 +1,4 @@
--- wrk script for the issuer benchmark harness (bench/harness.py drives it).
+-- wrk script for the issuer benchmark harness (bench/wrk.py drives it).
 -- Environment:
 --   METHOD (GET|POST, default GET)     BODY   form body for POST
 --   AUTH   full Authorization header value   INM   If-None-Match value

@@ -1,0 +1,44 @@
+"""What every part of the harness shares: its paths, the fixtures' audience and scope, the
+one expected-failure exception and the log line."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+__all__ = [
+    "AUDIENCE",
+    "HERE",
+    "LUA",
+    "PEER_DIR",
+    "PEER_SRC",
+    "REPO",
+    "RESULTS",
+    "SCOPE",
+    "BenchError",
+    "Unavailable",
+    "log",
+]
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+LUA = HERE / "lua" / "bench.lua"
+PEER_DIR = HERE / ".peer"
+PEER_SRC = REPO.parent / "shared" / "peer"  # ../shared/peer from the repo root
+RESULTS = HERE / "results"
+
+AUDIENCE = "urn:bench:api"
+SCOPE = "api"
+
+
+class BenchError(Exception):
+    """A clear, expected failure: printed without a traceback."""
+
+
+class Unavailable(BenchError):
+    """The piece a scenario measures is not there (e.g. discovery names no such endpoint)."""
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
