@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.accounts.secrets import generate_secret, secret_digest
 from issuer.accounts.users import AccountError
+from issuer.oauth.grants import GRANT_TYPES
 from issuer.store import audit, clients
 from issuer.store.models import Client
 
-__all__ = ["GRANT_TYPES", "NewClient", "create_client"]
+__all__ = ["NewClient", "create_client"]
 
-GRANT_TYPES = ("password", "refresh_token", "client_credentials")
 SIGNING_ALGS = ("RS256", "EdDSA")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
