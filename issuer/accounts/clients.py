@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.accounts.secrets import generate_secret, secret_digest
-from issuer.accounts.users import AccountError
+from issuer.accounts.users import AccountError, AccountExists
 from issuer.oauth.grants import GRANT_TYPES
 from issuer.store import audit, clients
 from issuer.store.models import Client
@@ -92,7 +92,7 @@ async def create_client(
     try:
         await clients.add(session, client)
     except clients.DuplicateClient:
-        raise AccountError(f"a client with id {client_id} already exists") from None
+        raise AccountExists(f"a client with id {client_id} already exists") from None
     audit.record(
         session,
         now=now,
