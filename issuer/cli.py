@@ -198,12 +198,13 @@ def _when(value: Any) -> str | None:
 
 def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
     from issuer.keyring.kek import load_kek
+    from issuer.keyring.states import KeyState
     from issuer.store import signing_keys
 
     async def work(database: Any) -> int:
         async with database.session() as session:
             rows = await signing_keys.all_keys(session)
-        if any(row.state != "revoked" for row in rows):
+        if any(KeyState(row.state) is not KeyState.REVOKED for row in rows):
             await _open_keys(database, settings, load_kek(settings, create=False))
         listed = [
             {
@@ -243,7 +244,7 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from issuer.clock import utcnow
     from issuer.keyring.kek import load_kek
-    from issuer.keyring.rotation import rotate
+    from issuer.keyring.rotation import RotationResult, rotate
 
     algs = [args.alg] if args.alg else list(settings.signing_algs)
     if args.alg and args.alg not in settings.signing_algs:
@@ -263,7 +264,8 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
                 now=utcnow(),
                 actor=_actor(),
             )
-            print(result.message)
+            too_early = result.result is RotationResult.TOO_EARLY
+            print(result.summary + (" (or --force)" if too_early else ""))
             if not result.rotated:
                 refused.append(alg)
         if refused:
@@ -289,7 +291,7 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
         result = await revoke(
             database, settings=settings, kek=kek, kid=args.kid, now=utcnow(), actor=_actor()
         )
-        print(result.message)
+        print(result.summary)
         return 0
 
     return _run(_with_database(settings, work))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
+
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 
 from issuer.errors import InvalidRequest, NotFound
 from issuer.keyring import rotation
+from issuer.keyring.rotation import RotationOutcome, RotationResult
 from issuer.store import signing_keys
 from issuer.web.admin.guard import Actor
 from issuer.web.admin.schemas import (
@@ -19,7 +23,13 @@ from issuer.web.admin.schemas import (
 )
 from issuer.web.deps import RuntimeDep
 
-__all__ = ["KeysController"]
+__all__ = ["TOO_EARLY_HINT", "KeysController"]
+
+# What an API caller can do about a refusal (the CLI names its own flag instead).
+TOO_EARLY_HINT = (
+    '; retry after the Retry-After delay, or send {"force": true} to rotate now, and '
+    "verifiers holding an older JWKS reject the new key's tokens until they refetch"
+)
 
 
 class KeysController(Controller):
@@ -44,10 +54,10 @@ class KeysController(Controller):
         max-age plus the ring refresh delay, unless `force` (which says what it risks)."""
         request = data or RotateIn()
         algs = [request.alg] if request.alg else list(runtime.settings.signing_algs)
-        results: list[rotation.Rotation] = []
+        outcomes: list[RotationOutcome] = []
         for alg in algs:
             try:
-                results.append(
+                outcomes.append(
                     await rotation.rotate(
                         runtime.database,
                         settings=runtime.settings,
@@ -60,27 +70,15 @@ class KeysController(Controller):
                 )
             except rotation.KeyOperationError as exc:
                 raise InvalidRequest(str(exc)) from None
-        if any(result.outcome != "too_early" for result in results):
-            await runtime.keys.refresh()
-        else:
-            wait = max(int(result.wait.total_seconds() + 0.999) for result in results)
+        if all(outcome.result is RotationResult.TOO_EARLY for outcome in outcomes):
+            # RFC 9110 §10.2.3: Retry-After says when the same request will succeed.
+            wait = max(_whole_seconds(outcome.wait) for outcome in outcomes)
             raise Conflict(
-                "; ".join(result.message for result in results),
+                "; ".join(outcome.summary for outcome in outcomes) + TOO_EARLY_HINT,
                 headers={"Retry-After": str(max(1, wait))},
             )
-        return [
-            RotationOut(
-                alg=result.alg,
-                outcome=result.outcome,
-                message=result.message,
-                activated=result.activated,
-                retired=result.retired,
-                next=result.next,
-                wait_seconds=int(result.wait.total_seconds() + 0.999),
-                risk=result.risk,
-            )
-            for result in results
-        ]
+        await runtime.keys.refresh()
+        return [_rotation_out(outcome) for outcome in outcomes]
 
     @post(
         "/{kid:str}/revoke",
@@ -111,8 +109,27 @@ class KeysController(Controller):
             kid=result.kid,
             alg=result.alg,
             previous_state=result.previous_state,
-            message=result.message,
+            message=result.summary,
             activated=result.activated,
             next=result.next,
             risk=result.risk,
         )
+
+
+def _whole_seconds(delta: timedelta) -> int:
+    return math.ceil(delta.total_seconds())
+
+
+def _rotation_out(outcome: RotationOutcome) -> RotationOut:
+    too_early = outcome.result is RotationResult.TOO_EARLY
+    return RotationOut(
+        alg=outcome.alg,
+        outcome=outcome.result.value,
+        message=outcome.summary + (TOO_EARLY_HINT if too_early else ""),
+        activated=outcome.activated,
+        retired=outcome.retired,
+        next=outcome.next,
+        wait_seconds=_whole_seconds(outcome.wait),
+        too_early_until=outcome.too_early_until,
+        risk=outcome.risk,
+    )

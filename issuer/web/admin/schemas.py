@@ -14,6 +14,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from issuer.errors import InvalidRequest
+from issuer.keyring.states import KeyState
 from issuer.oauth.grants import GRANT_TYPES
 from issuer.store.models import AuditEvent, Client, SigningKey, User
 
@@ -78,7 +79,7 @@ class KeyOut(msgspec.Struct):
 
     kid: str
     alg: str
-    state: str
+    state: KeyState
     created_at: datetime
     published_at: datetime
     activated_at: datetime | None
@@ -92,7 +93,7 @@ class KeyOut(msgspec.Struct):
         return cls(
             kid=row.kid,
             alg=row.alg,
-            state=row.state,
+            state=KeyState(row.state),
             created_at=row.created_at,
             published_at=row.published_at,
             activated_at=row.activated_at,
@@ -111,22 +112,24 @@ class RotateIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RotationOut(msgspec.Struct):
-    """`outcome`: rotated, too_early (see wait_seconds) or lost_race (another rotation won)."""
+    """`outcome`: rotated, too_early (see wait_seconds and too_early_until) or lost_race
+    (another rotation won)."""
 
     alg: str
-    outcome: str
+    outcome: Literal["rotated", "too_early", "lost_race"]
     message: str
     activated: str | None
     retired: str | None
     next: str | None
     wait_seconds: int
+    too_early_until: datetime | None
     risk: str | None
 
 
 class RevocationOut(msgspec.Struct):
     kid: str
     alg: str
-    previous_state: str
+    previous_state: KeyState
     message: str
     activated: str | None
     next: str | None
