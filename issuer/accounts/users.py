@@ -25,6 +25,7 @@ __all__ = [
     "create_user",
     "disable_user",
     "enable_user",
+    "find_user_id",
     "normalise_email",
     "revoke_sessions",
 ]
@@ -102,6 +103,19 @@ async def create_user(
         detail={"email": address, "roles": user.roles},
     )
     return user
+
+
+async def find_user_id(database: Database, user: str) -> str:
+    """The id of the user named by `user`: an e-mail address (any case) or a user id."""
+    async with database.session() as session:
+        row = (
+            await users.by_email(session, normalise_email(user))
+            if "@" in user
+            else await users.by_id(session, user)
+        )
+    if row is None:
+        raise UnknownAccount(f"no such user: {user}")
+    return row.id
 
 
 async def disable_user(
