@@ -27,8 +27,8 @@ __all__ = ["TOO_EARLY_HINT", "KeysController"]
 
 # What an API caller can do about a refusal (the CLI names its own flag instead).
 TOO_EARLY_HINT = (
-    '; retry after the Retry-After delay, or send {"force": true} to rotate now, and '
-    "verifiers holding an older JWKS reject the new key's tokens until they refetch"
+    '; retry after the Retry-After delay, or send {"force": true} to rotate now (verifiers '
+    "holding an older JWKS would reject the new key's tokens until they refetch)"
 )
 
 
