@@ -18,7 +18,7 @@ from issuer.runtime import Runtime
 from issuer.settings import Settings
 from issuer.web import discovery, health, introspection, jwks, revocation, token, userinfo
 from issuer.web import metrics as metrics_routes
-from issuer.web.admin import AdminController
+from issuer.web.admin import admin_router
 from issuer.web.deps import DEPENDENCIES
 from issuer.web.errors import EXCEPTION_HANDLERS
 from issuer.web.jwks import JWKS_PATH
@@ -36,7 +36,7 @@ PROTOCOL_ROUTES: list[ControllerRouterHandler] = [
     *revocation.ROUTES,
     *introspection.ROUTES,
     *userinfo.ROUTES,
-    AdminController,
+    admin_router,
 ]
 
 # Per-process operational routes: always at the root, whatever ISSUER_URL's path is.

@@ -1,5 +1,8 @@
 """`issuer` command line: migrate | serve | users | clients | keys.
 
+The steps themselves live in `issuer.accounts` and `issuer.keyring.rotation`, shared with
+the admin API; this module parses, calls and prints.
+
 Every failure prints one line `issuer: error: …` and exits non-zero; no stack traces.
 """
 
@@ -128,6 +131,46 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     return _run(_with_session(settings, work))
 
 
+def cmd_users_change(args: argparse.Namespace, settings: Settings) -> int:
+    """`users disable|enable|revoke-sessions USER`: the admin API's steps, from the shell."""
+    from issuer.accounts import users as accounts
+    from issuer.clock import utcnow
+
+    async def work(database: Any) -> int:
+        try:
+            user_id = await accounts.find_user_id(database, args.user)
+            now, actor = utcnow(), _actor()
+            if args.users_command == "enable":
+                user = await accounts.enable_user(database, user_id, now=now, actor=actor)
+                ended = 0
+            else:
+                step = {
+                    "disable": accounts.disable_user,
+                    "revoke-sessions": accounts.revoke_sessions,
+                }[args.users_command]
+                change = await step(database, user_id, now=now, actor=actor)
+                user, ended = change.user, change.sessions_revoked
+        except (accounts.AccountError, accounts.UnknownAccount) as exc:
+            raise CommandError(str(exc)) from None
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "id": user.id,
+                        "email": user.email,
+                        "disabled": user.disabled,
+                        "sessions_revoked": ended,
+                    }
+                )
+            )
+        else:
+            state = "disabled" if user.disabled else "enabled"
+            print(f"user {user.email} ({user.id}) is {state}; {ended} sessions revoked")
+        return 0
+
+    return _run(_with_database(settings, work))
+
+
 def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
     from issuer.accounts.clients import create_client
     from issuer.accounts.users import AccountError
@@ -198,12 +241,13 @@ def _when(value: Any) -> str | None:
 
 def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
     from issuer.keyring.kek import load_kek
+    from issuer.keyring.states import KeyState
     from issuer.store import signing_keys
 
     async def work(database: Any) -> int:
         async with database.session() as session:
             rows = await signing_keys.all_keys(session)
-        if any(row.state != "revoked" for row in rows):
+        if any(KeyState(row.state) is not KeyState.REVOKED for row in rows):
             await _open_keys(database, settings, load_kek(settings, create=False))
         listed = [
             {
@@ -243,7 +287,7 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from issuer.clock import utcnow
     from issuer.keyring.kek import load_kek
-    from issuer.keyring.rotation import rotate
+    from issuer.keyring.rotation import RotationResult, rotate
 
     algs = [args.alg] if args.alg else list(settings.signing_algs)
     if args.alg and args.alg not in settings.signing_algs:
@@ -263,7 +307,8 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
                 now=utcnow(),
                 actor=_actor(),
             )
-            print(result.message)
+            too_early = result.result is RotationResult.TOO_EARLY
+            print(result.summary + (" (or --force)" if too_early else ""))
             if not result.rotated:
                 refused.append(alg)
         if refused:
@@ -289,7 +334,7 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
         result = await revoke(
             database, settings=settings, kek=kek, kid=args.kid, now=utcnow(), actor=_actor()
         )
-        print(result.message)
+        print(result.summary)
         return 0
 
     return _run(_with_database(settings, work))
@@ -322,6 +367,15 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--password-stdin", action="store_true")
     create_user.add_argument("--json", action="store_true")
     create_user.set_defaults(handler=cmd_users_create)
+    for name, text in (
+        ("disable", "refuse a user's logins and end all their sessions"),
+        ("enable", "accept a disabled user's logins again"),
+        ("revoke-sessions", "end all of a user's sessions (logout everywhere)"),
+    ):
+        change = users.add_parser(name, help=text)
+        change.add_argument("user", metavar="USER", help="e-mail address or user id")
+        change.add_argument("--json", action="store_true")
+        change.set_defaults(handler=cmd_users_change)
 
     clients = commands.add_parser("clients", help="manage clients").add_subparsers(
         dest="clients_command", required=True, parser_class=_Parser

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from issuer.accounts.secrets import secret_matches
 from issuer.cli import main
-from issuer.store import clients, users
+from issuer.clock import utcnow
+from issuer.store import audit, clients, families, users
 from issuer.store.database import Database
+from issuer.store.models import Client
 
 
 @pytest.fixture
@@ -183,3 +187,60 @@ def test_usage_errors_exit_2(capsys, monkeypatch) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["clients", "create", "svc", "--alg", "HS256"])
     assert caught.value.code == 2
+
+
+def start_sessions(database_url: str, user_id: str, count: int) -> None:
+    async def go(session):  # type: ignore[no-untyped-def]
+        now = utcnow()
+        await clients.add(session, Client(client_id="app", created_at=now))
+        for _ in range(count):
+            await families.start(
+                session,
+                family_id=str(uuid.uuid4()),
+                user_id=user_id,
+                client_id="app",
+                scope="",
+                audience="http://127.0.0.1:8000",
+                now=now,
+                expires_at=now + timedelta(days=1),
+            )
+
+    lookup(database_url, go)
+
+
+def test_users_disable_enable_and_revoke_sessions_by_email_or_id(
+    cli_env: str, capsys, monkeypatch
+) -> None:
+    code, out, _ = run(
+        capsys, monkeypatch, "users", "create", "ada@b.co", "--password-stdin", "--json", stdin="pw"
+    )
+    user_id = json.loads(out)["id"]
+    start_sessions(cli_env, user_id, 2)
+
+    code, out, err = run(capsys, monkeypatch, "users", "disable", "ADA@b.co", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {
+        "id": user_id,
+        "email": "ada@b.co",
+        "disabled": True,
+        "sessions_revoked": 2,
+    }
+    code, out, _ = run(capsys, monkeypatch, "users", "enable", user_id)
+    assert code == 0 and out == f"user ada@b.co ({user_id}) is enabled; 0 sessions revoked\n"
+    assert not lookup(cli_env, lambda s: users.by_id(s, user_id)).disabled
+    code, out, _ = run(capsys, monkeypatch, "users", "revoke-sessions", "ada@b.co")
+    assert code == 0 and "is enabled; 0 sessions revoked" in out
+
+    events = lookup(cli_env, lambda s: audit.recent(s))
+    assert [e.action for e in events][:3] == ["user.revoke_sessions", "user.enable", "user.disable"]
+    assert {e.actor for e in events[:3]} == {events[0].actor} and events[0].actor.startswith("cli")
+    assert events[2].detail == {"families_revoked": 2}
+
+
+@pytest.mark.parametrize("command", ["disable", "enable", "revoke-sessions"])
+@pytest.mark.parametrize("user", ["nobody@b.co", "no-such-id"])
+def test_users_change_of_an_unknown_user_is_one_line(
+    cli_env: str, capsys, monkeypatch, command: str, user: str
+) -> None:
+    code, _, err = run(capsys, monkeypatch, "users", command, user)
+    assert code == 1 and one_line_error(err) == f"issuer: error: no such user: {user}"

@@ -10,13 +10,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.accounts.secrets import generate_secret, secret_digest
-from issuer.accounts.users import AccountError
+from issuer.accounts.users import AccountError, AccountExists
+from issuer.oauth.grants import GRANT_TYPES
 from issuer.store import audit, clients
 from issuer.store.models import Client
 
-__all__ = ["GRANT_TYPES", "NewClient", "create_client"]
+__all__ = ["NewClient", "create_client"]
 
-GRANT_TYPES = ("password", "refresh_token", "client_credentials")
 SIGNING_ALGS = ("RS256", "EdDSA")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -92,7 +92,7 @@ async def create_client(
     try:
         await clients.add(session, client)
     except clients.DuplicateClient:
-        raise AccountError(f"a client with id {client_id} already exists") from None
+        raise AccountExists(f"a client with id {client_id} already exists") from None
     audit.record(
         session,
         now=now,

@@ -1,19 +1,34 @@
-"""Creating users: validated e-mail, Argon2id hash, roles."""
+"""Users: creating them (validated e-mail, Argon2id hash, roles), disabling and enabling
+them, ending their sessions. The CLI and the admin API both call these steps."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.accounts.passwords import hash_password
-from issuer.store import audit, users
+from issuer.metrics import REVOCATIONS
+from issuer.store import audit, families, users
+from issuer.store.database import Database
 from issuer.store.models import User
 
-__all__ = ["AccountError", "create_user", "normalise_email"]
+__all__ = [
+    "AccountError",
+    "AccountExists",
+    "SessionsEnded",
+    "UnknownAccount",
+    "create_user",
+    "disable_user",
+    "enable_user",
+    "find_user_id",
+    "normalise_email",
+    "revoke_sessions",
+]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -21,6 +36,22 @@ _ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 class AccountError(ValueError):
     """Bad input for a user or client; the message is safe to show."""
+
+
+class AccountExists(AccountError):
+    """The e-mail or client id is taken."""
+
+
+class UnknownAccount(LookupError):
+    """No user (or client) with that id; the message is safe to show."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsEnded:
+    """A user after a change, and how many of their refresh families it ended."""
+
+    user: User
+    sessions_revoked: int
 
 
 def normalise_email(email: str) -> str:
@@ -47,6 +78,9 @@ async def create_user(
     for role in roles:
         if not _ROLE.match(role):
             raise AccountError(f"not a role name: {role!r}")
+    if await users.by_email(session, address) is not None:
+        # Checked before hashing; the unique index still decides a race (below).
+        raise AccountExists(f"a user with e-mail {address} already exists")
     user = User(
         id=str(uuid.uuid4()),
         email=address,
@@ -59,7 +93,7 @@ async def create_user(
     try:
         await users.add(session, user)
     except users.DuplicateEmail:
-        raise AccountError(f"a user with e-mail {address} already exists") from None
+        raise AccountExists(f"a user with e-mail {address} already exists") from None
     audit.record(
         session,
         now=now,
@@ -69,3 +103,79 @@ async def create_user(
         detail={"email": address, "roles": user.roles},
     )
     return user
+
+
+async def find_user_id(database: Database, user: str) -> str:
+    """The id of the user named by `user`: an e-mail address (any case) or a user id."""
+    async with database.session() as session:
+        row = (
+            await users.by_email(session, normalise_email(user))
+            if "@" in user
+            else await users.by_id(session, user)
+        )
+    if row is None:
+        raise UnknownAccount(f"no such user: {user}")
+    return row.id
+
+
+async def disable_user(
+    database: Database, user_id: str, *, now: datetime, actor: str
+) -> SessionsEnded:
+    """Refuse the user's logins and end every refresh family (reason `user_disabled`)."""
+    async with database.session() as session:
+        if not await users.set_disabled(session, user_id, True):
+            raise UnknownAccount("no such user")
+        ended = await families.revoke_for_user(session, user_id, reason="user_disabled", now=now)
+        audit.record(
+            session,
+            now=now,
+            actor=actor,
+            action="user.disable",
+            subject=user_id,
+            detail={"families_revoked": len(ended)},
+        )
+        user = await _reload(session, user_id)
+    _count_revoked(len(ended))
+    return SessionsEnded(user=user, sessions_revoked=len(ended))
+
+
+async def enable_user(database: Database, user_id: str, *, now: datetime, actor: str) -> User:
+    """Accept the user's logins again (their ended sessions stay ended)."""
+    async with database.session() as session:
+        if not await users.set_disabled(session, user_id, False):
+            raise UnknownAccount("no such user")
+        audit.record(session, now=now, actor=actor, action="user.enable", subject=user_id)
+        return await _reload(session, user_id)
+
+
+async def revoke_sessions(
+    database: Database, user_id: str, *, now: datetime, actor: str
+) -> SessionsEnded:
+    """Logout everywhere: end every refresh family of the user (reason `logout_all`)."""
+    async with database.session() as session:
+        user = await users.by_id(session, user_id)
+        if user is None:
+            raise UnknownAccount("no such user")
+        ended = await families.revoke_for_user(session, user_id, reason="logout_all", now=now)
+        audit.record(
+            session,
+            now=now,
+            actor=actor,
+            action="user.revoke_sessions",
+            subject=user_id,
+            detail={"families_revoked": len(ended)},
+        )
+    _count_revoked(len(ended))
+    return SessionsEnded(user=user, sessions_revoked=len(ended))
+
+
+async def _reload(session: AsyncSession, user_id: str) -> User:
+    user = await users.by_id(session, user_id)
+    assert user is not None  # changed in this very transaction
+    return user
+
+
+def _count_revoked(families_ended: int) -> None:
+    """Counted once the transaction has committed, never for a rolled-back one."""
+    if families_ended:
+        REVOCATIONS.labels(kind="family").inc(families_ended)

@@ -1,8 +1,7 @@
 """The key lifecycle in the database: first keys, and loading the ring from its rows.
 
-States (DESIGN "Signing keys and rotation"): `next` (published, not signing) → `active`
-(one per alg, signs) → `retired` (published until every token it signed has expired) →
-gone; `revoked` (compromised) is never published.
+The states and their moves are `issuer.keyring.states.KeyState` (DESIGN "Signing keys and
+rotation").
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.keyring.material import KeyMaterial, decrypt_private_key, encrypt_private_key, generate
 from issuer.keyring.ring import KeyRing, RingKey
+from issuer.keyring.states import KeyState
 from issuer.settings import Settings
 from issuer.store import audit, signing_keys
 from issuer.store.database import Database
@@ -32,18 +32,18 @@ def jws_alg_for(alg: str, settings: Settings) -> str:
 
 
 def new_key_row(
-    alg: str, state: str, *, settings: Settings, kek: bytes, now: datetime
+    alg: str, state: KeyState, *, settings: Settings, kek: bytes, now: datetime
 ) -> SigningKey:
     material = generate(alg, rsa_bits=settings.rsa_key_size)
     return SigningKey(
         kid=material.kid,
         alg=alg,
-        state=state,
+        state=state.value,
         public_jwk=material.public_jwk(jws_alg_for(alg, settings)),
         private_blob=encrypt_private_key(material, kek),
         created_at=now,
         published_at=now,
-        activated_at=now if state == "active" else None,
+        activated_at=now if state is KeyState.ACTIVE else None,
     )
 
 
@@ -60,9 +60,11 @@ async def ensure_initial_keys(
         try:
             async with database.session() as session:
                 states = {
-                    key.state for key in await signing_keys.all_keys(session) if key.alg == alg
+                    KeyState(key.state)
+                    for key in await signing_keys.all_keys(session)
+                    if key.alg == alg
                 }
-                for state in ("active", "next"):
+                for state in (KeyState.ACTIVE, KeyState.NEXT):
                     if state in states:
                         continue
                     row = new_key_row(alg, state, settings=settings, kek=kek, now=now)
@@ -84,7 +86,7 @@ async def ensure_initial_keys(
 def _ring_key(row: SigningKey, material: KeyMaterial, settings: Settings) -> RingKey:
     return RingKey(
         material=material,
-        state=row.state,
+        state=KeyState(row.state),
         jws_alg=str(row.public_jwk.get("alg") or jws_alg_for(row.alg, settings)),
         published_at=row.published_at,
         activated_at=row.activated_at,
@@ -108,7 +110,7 @@ async def load_ring(
     cache = dict(decrypted or {})
     ring_keys: list[RingKey] = []
     for row in await signing_keys.all_keys(session):
-        if row.state == "revoked":
+        if KeyState(row.state) is KeyState.REVOKED:
             cache.pop(row.kid, None)
             continue
         material = cache.get(row.kid)

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from issuer.keyring.material import KeyMaterial
+from issuer.keyring.states import KeyState
 from issuer.verify._errors import Reason, VerificationError
 from issuer.verify._jws import REGISTRIES, parse, verify_signature
 from issuer.verify._keys import VerificationKey
@@ -39,7 +40,7 @@ class RingKey:
     """One key of the ring in its lifecycle state, with what it publishes."""
 
     material: KeyMaterial
-    state: str
+    state: KeyState
     jws_alg: str
     published_at: datetime
     activated_at: datetime | None = None
@@ -51,6 +52,7 @@ class RingKey:
     _sign_bytes: Callable[[bytes], bytes] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "state", KeyState(self.state))
         jwk = self.material.public_jwk(self.jws_alg)
         algorithms = EDDSA_NAMES if self.material.alg == "EdDSA" else frozenset({"RS256"})
         object.__setattr__(self, "public_jwk", jwk)
@@ -105,9 +107,13 @@ class KeyRing:
     def __init__(self, keys: Iterable[RingKey], *, now: datetime) -> None:
         self.keys: dict[str, RingKey] = {key.kid: key for key in keys}
         self.active: dict[str, RingKey] = {
-            key.alg: key for key in self.keys.values() if key.state == "active"
+            key.alg: key for key in self.keys.values() if key.state is KeyState.ACTIVE
         }
-        self.published = [key for key in self.keys.values() if self._is_published(key, now)]
+        self.published = [
+            key
+            for key in self.keys.values()
+            if key.state.is_published(unpublish_after=key.unpublish_after, now=now)
+        ]
         document = {"keys": [key.public_jwk for key in self.published]}
         self.jwks_body = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
         # A strong validator over the exact bytes (RFC 9110 §8.8.3).
@@ -121,17 +127,7 @@ class KeyRing:
         )
         # A retired key verifies (refresh tokens, introspection) as long as it is published:
         # past `unpublish_after` every token it signed has expired.
-        self._verifiers = {
-            key.kid: key for key in self.published if key.state in ("active", "retired")
-        }
-
-    @staticmethod
-    def _is_published(key: RingKey, now: datetime) -> bool:
-        if key.state in ("next", "active"):
-            return True
-        if key.state == "retired":
-            return key.unpublish_after is None or now < key.unpublish_after
-        return False
+        self._verifiers = {key.kid: key for key in self.published if key.state.verifies}
 
     @property
     def signing_algorithms(self) -> list[str]:

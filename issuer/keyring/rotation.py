@@ -3,7 +3,8 @@
 `next` → `active` only once the next key has been published for the JWKS max-age plus the
 ring refresh delay (so no verifier with a correctly cached JWKS meets an unknown kid); the
 old active key becomes `retired` and stays published until every token it may have signed
-has expired; a fresh `next` is pre-published. `revoked` keys leave the JWKS at once.
+has expired; a fresh `next` is pre-published. `revoked` keys leave the JWKS at once. The
+states and the moves allowed between them are `issuer.keyring.states`.
 
 Two processes rotating at once: both read the same `active` key, both try
 `UPDATE … SET state='retired' WHERE kid=:old AND state='active'`; the database lets one
@@ -11,6 +12,9 @@ win and the other updates no row and reports `lost_race` (the unique partial ind
 "one active / one next per alg" back this up). Retired keys past `unpublish_after` are
 deleted by `purge_unpublished` (run by the key-maintenance job); revoked rows are kept, never
 decrypted again, so that `issuer keys list` still shows what was compromised.
+
+`rotate` and `revoke` return outcomes — data, plus a neutral `summary` — and never say how
+to override a refusal: the CLI says `--force`, the admin API says `"force": true`.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.keyring.lifecycle import new_key_row
+from issuer.keyring.states import KeyState
 from issuer.settings import Settings
 from issuer.store import audit, signing_keys
 from issuer.store.database import Database
@@ -32,8 +37,10 @@ from issuer.store.models import SigningKey
 __all__ = [
     "UNPUBLISH_MARGIN",
     "KeyOperationError",
-    "Revocation",
-    "Rotation",
+    "Publication",
+    "RevocationOutcome",
+    "RotationOutcome",
+    "RotationResult",
     "publication_delay",
     "purge_unpublished",
     "revoke",
@@ -55,36 +62,122 @@ class _LostRace(Exception):
     pass
 
 
+class RotationResult(StrEnum):
+    ROTATED = "rotated"
+    TOO_EARLY = "too_early"
+    """The next key has not been published long enough; nothing changed."""
+    LOST_RACE = "lost_race"
+    """A concurrent rotation won; nothing changed by this one."""
+
+
 @dataclass(frozen=True, slots=True)
-class Rotation:
-    """What `rotate` did: `rotated`, `too_early` (with `wait`), or `lost_race`."""
+class Publication:
+    """How long a key has been in the JWKS, of the time a cached JWKS may last."""
+
+    kid: str
+    published_for: timedelta
+    needed: timedelta
+
+    @property
+    def short_by(self) -> timedelta:
+        return max(self.needed - self.published_for, timedelta(0))
+
+    @property
+    def risk(self) -> str:
+        """What signing with this key now breaks (a forced rotation, a revoked active key)."""
+        return (
+            f"{self.kid} signs now but has been published only {_seconds(self.published_for)} "
+            f"of the {_seconds(self.needed)} a cached JWKS may last: verifiers holding an older "
+            "JWKS see an unknown kid and reject its tokens until they refetch"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RotationOutcome:
+    """What `rotate` did for one alg.
+
+    `too_early_until` (TOO_EARLY) is when a rotation without force will be allowed, with
+    the next key's `publication`; after a forced rotation `premature` is the activated key's
+    publication, short of the delay.
+    """
 
     alg: str
-    outcome: Literal["rotated", "too_early", "lost_race"]
-    message: str
+    result: RotationResult
     retired: str | None = None
     activated: str | None = None
     next: str | None = None
-    wait: timedelta = timedelta(0)
-    risk: str | None = None
-    """Set when a forced rotation activated a key that caches may not know yet."""
+    too_early_until: datetime | None = None
+    publication: Publication | None = None
+    premature: Publication | None = None
+
+    @property
+    def outcome(self) -> str:
+        return self.result.value
 
     @property
     def rotated(self) -> bool:
-        return self.outcome == "rotated"
+        return self.result is RotationResult.ROTATED
+
+    @property
+    def wait(self) -> timedelta:
+        """How long until a rotation without force is allowed (zero unless TOO_EARLY)."""
+        if self.result is not RotationResult.TOO_EARLY or self.publication is None:
+            return timedelta(0)
+        return self.publication.short_by
+
+    @property
+    def risk(self) -> str | None:
+        return None if self.premature is None else self.premature.risk
+
+    @property
+    def summary(self) -> str:
+        """One neutral line; how to override a refusal is for the caller to add."""
+        if self.result is RotationResult.LOST_RACE:
+            return f"{self.alg}: another rotation won; nothing changed by this one"
+        if self.result is RotationResult.TOO_EARLY:
+            shown = self.publication
+            assert shown is not None
+            return (
+                f"{self.alg}: not yet: next key {shown.kid} has been published "
+                f"{_seconds(shown.published_for)} of {_seconds(shown.needed)}; "
+                f"{_seconds(shown.short_by)} left"
+            )
+        summary = (
+            f"{self.alg}: {self.activated} is active; {self.retired} retired; "
+            f"{self.next} pre-published as next"
+        )
+        return summary + (f"; FORCED: {self.risk}" if self.risk else "")
 
 
 @dataclass(frozen=True, slots=True)
-class Revocation:
+class RevocationOutcome:
     """What `revoke` did: the key's former state and its replacements, if any."""
 
     kid: str
     alg: str
-    previous_state: str
-    message: str
+    previous_state: KeyState
     activated: str | None = None
     next: str | None = None
-    risk: str | None = None
+    premature: Publication | None = None
+    """Set when the key activated in place of a revoked active one is not yet widely known."""
+
+    @property
+    def risk(self) -> str | None:
+        return None if self.premature is None else self.premature.risk
+
+    @property
+    def summary(self) -> str:
+        summary = (
+            f"revoked {self.alg} key {self.kid} (was {self.previous_state}); "
+            "it is no longer published"
+        )
+        if self.activated:
+            summary += f"; {self.activated} is active now"
+        if self.next:
+            summary += f"; {self.next} pre-published as next"
+        if self.risk:
+            summary += f"; RISK: {self.risk}"
+        return summary
 
 
 def publication_delay(settings: Settings) -> timedelta:
@@ -110,14 +203,6 @@ def _seconds(delta: timedelta) -> str:
     return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
-def _force_risk(kid: str, published_for: timedelta, delay: timedelta) -> str:
-    return (
-        f"{kid} signs now but has been published only {_seconds(published_for)} of the "
-        f"{_seconds(delay)} a cached JWKS may last: verifiers holding an older JWKS see an "
-        "unknown kid and reject its tokens until they refetch"
-    )
-
-
 async def rotate(
     database: Database,
     *,
@@ -127,12 +212,12 @@ async def rotate(
     force: bool = False,
     now: datetime,
     actor: str,
-) -> Rotation:
+) -> RotationOutcome:
     """Rotate alg's keys (next → active → retired, new next); the admin API calls this too.
 
-    Refuses with the time left while the next key is too new, unless `force`. Writes the
-    audit events in the same transaction. The caller's key ring picks the change up on its
-    next refresh (call `KeyRingHolder.refresh()` to see it at once).
+    Refuses (TOO_EARLY, with the time left) while the next key is too new, unless `force`.
+    Writes the audit events in the same transaction. The caller's key ring picks the change
+    up on its next refresh (call `KeyRingHolder.refresh()` to see it at once).
     """
     _check_alg(alg, settings)
     delay = publication_delay(settings)
@@ -140,56 +225,46 @@ async def rotate(
         # Read, decide, and only then generate (RSA takes a while) and write: the writes
         # compare and set, so whatever changed in between makes this one the loser.
         async with database.session() as session:
-            active = await signing_keys.in_state(session, alg, "active")
-            upcoming = await signing_keys.in_state(session, alg, "next")
+            active = await signing_keys.in_state(session, alg, KeyState.ACTIVE)
+            upcoming = await signing_keys.in_state(session, alg, KeyState.NEXT)
         if active is None:
             raise KeyOperationError(
                 f"no active {alg} key yet: the first keys are created when the issuer starts"
             )
         if upcoming is None:
             # A revoked next key leaves none: pre-publish one; the wait starts now.
-            upcoming = new_key_row(alg, "next", settings=settings, kek=kek, now=now)
+            upcoming = new_key_row(alg, KeyState.NEXT, settings=settings, kek=kek, now=now)
             async with database.session() as session:
                 await _create(session, upcoming, now=now, actor=actor)
-        published_for = now - upcoming.published_at
-        wait = delay - published_for
-        risk = None
-        if wait > timedelta(0):
+        publication = Publication(upcoming.kid, now - upcoming.published_at, delay)
+        premature = None
+        if publication.short_by > timedelta(0):
             if not force:
-                return Rotation(
+                return RotationOutcome(
                     alg=alg,
-                    outcome="too_early",
+                    result=RotationResult.TOO_EARLY,
                     next=upcoming.kid,
-                    wait=wait,
-                    message=(
-                        f"{alg}: not yet: next key {upcoming.kid} has been published "
-                        f"{_seconds(published_for)} of {_seconds(delay)}; "
-                        f"{_seconds(wait)} left (or --force)"
-                    ),
+                    too_early_until=now + publication.short_by,
+                    publication=publication,
                 )
-            risk = _force_risk(upcoming.kid, published_for, delay)
-        fresh_next = new_key_row(alg, "next", settings=settings, kek=kek, now=now)
+            premature = publication
+        fresh_next = new_key_row(alg, KeyState.NEXT, settings=settings, kek=kek, now=now)
         async with database.session() as session:
-            await _rotate_rows(session, active, upcoming, fresh_next, settings, now, actor, risk)
+            await _rotate_rows(
+                session, active, upcoming, fresh_next, settings, now, actor, forced=premature
+            )
     except (_LostRace, IntegrityError):
         log.info("%s rotation by %s lost to a concurrent one", alg, actor)
-        return Rotation(
-            alg=alg,
-            outcome="lost_race",
-            message=f"{alg}: another rotation won; nothing changed by this one",
-        )
+        return RotationOutcome(alg=alg, result=RotationResult.LOST_RACE)
     log.info("rotated %s keys: %s active, %s retired (%s)", alg, upcoming.kid, active.kid, actor)
-    return Rotation(
+    return RotationOutcome(
         alg=alg,
-        outcome="rotated",
+        result=RotationResult.ROTATED,
         retired=active.kid,
         activated=upcoming.kid,
         next=fresh_next.kid,
-        risk=risk,
-        message=(
-            f"{alg}: {upcoming.kid} is active; {active.kid} retired; "
-            f"{fresh_next.kid} pre-published as next" + (f"; FORCED: {risk}" if risk else "")
-        ),
+        publication=publication,
+        premature=premature,
     )
 
 
@@ -201,7 +276,8 @@ async def _rotate_rows(
     settings: Settings,
     now: datetime,
     actor: str,
-    risk: str | None,
+    *,
+    forced: Publication | None,
 ) -> None:
     old_kid, new_kid = active.kid, upcoming.kid
     unpublish_after = now + _retention(settings, await signing_keys.longest_client_ttl(session))
@@ -209,17 +285,17 @@ async def _rotate_rows(
     if not await signing_keys.set_state(
         session,
         old_kid,
-        expected="active",
-        state="retired",
+        expected=KeyState.ACTIVE,
+        state=KeyState.RETIRED,
         retired_at=now,
         unpublish_after=unpublish_after,
     ):
         raise _LostRace
     if not await signing_keys.set_state(
-        session, new_kid, expected="next", state="active", activated_at=now
+        session, new_kid, expected=KeyState.NEXT, state=KeyState.ACTIVE, activated_at=now
     ):
         raise _LostRace
-    detail = {"alg": active.alg, "forced": risk is not None}
+    detail = {"alg": active.alg, "forced": forced is not None}
     audit.record(
         session,
         now=now,
@@ -248,42 +324,47 @@ async def _create(session: AsyncSession, row: SigningKey, *, now: datetime, acto
 
 async def revoke(
     database: Database, *, settings: Settings, kek: bytes, kid: str, now: datetime, actor: str
-) -> Revocation:
+) -> RevocationOutcome:
     """Revoke a key at once (compromise); the admin API calls this too.
 
     The key leaves the JWKS and stops verifying on each process's next ring refresh. Revoking
     the active key promotes the `next` key now (or a fresh key if there is none) and
     pre-publishes a new `next`; revoking the `next` key pre-publishes a new one.
     """
+    delay = publication_delay(settings)
     async with database.session() as session:
         row = await signing_keys.by_kid(session, kid)
         if row is None:
             raise KeyOperationError(f"no signing key with kid {kid!r}")
-        alg, previous = row.alg, row.state
-        if previous == "revoked":
+        alg, previous = row.alg, KeyState(row.state)
+        if not previous.can_become(KeyState.REVOKED):
             raise KeyOperationError(f"key {kid} is already revoked")
         if not await signing_keys.set_state(
-            session, kid, expected=previous, state="revoked", revoked_at=now
+            session, kid, expected=previous, state=KeyState.REVOKED, revoked_at=now
         ):
-            raise KeyOperationError(f"key {kid} changed while revoking it; run the command again")
+            raise KeyOperationError(f"key {kid} changed while revoking it; try again")
         audit.record(
             session,
             now=now,
             actor=actor,
             action="key.revoke",
             subject=kid,
-            detail={"alg": alg, "previous_state": previous},
+            detail={"alg": alg, "previous_state": previous.value},
         )
-        activated = created_next = risk = None
-        if previous == "active" and alg in settings.signing_algs:
-            upcoming = await signing_keys.in_state(session, alg, "next")
+        activated = created_next = premature = None
+        if previous is KeyState.ACTIVE and alg in settings.signing_algs:
+            upcoming = await signing_keys.in_state(session, alg, KeyState.NEXT)
             if upcoming is not None and await signing_keys.set_state(
-                session, upcoming.kid, expected="next", state="active", activated_at=now
+                session,
+                upcoming.kid,
+                expected=KeyState.NEXT,
+                state=KeyState.ACTIVE,
+                activated_at=now,
             ):
                 activated = upcoming.kid
-                published_for = now - upcoming.published_at
-                if published_for < publication_delay(settings):
-                    risk = _force_risk(activated, published_for, publication_delay(settings))
+                publication = Publication(activated, now - upcoming.published_at, delay)
+                if publication.short_by > timedelta(0):
+                    premature = publication
                 audit.record(
                     session,
                     now=now,
@@ -293,32 +374,25 @@ async def revoke(
                     detail={"alg": alg, "forced": True, "replaces": kid},
                 )
             else:
-                replacement = new_key_row(alg, "active", settings=settings, kek=kek, now=now)
+                replacement = new_key_row(alg, KeyState.ACTIVE, settings=settings, kek=kek, now=now)
                 await _create(session, replacement, now=now, actor=actor)
                 activated = replacement.kid
-                risk = _force_risk(activated, timedelta(0), publication_delay(settings))
-        if previous in ("active", "next") and alg in settings.signing_algs:
-            if await signing_keys.in_state(session, alg, "next") is None:
-                fresh = new_key_row(alg, "next", settings=settings, kek=kek, now=now)
+                premature = Publication(activated, timedelta(0), delay)
+        if previous in (KeyState.ACTIVE, KeyState.NEXT) and alg in settings.signing_algs:
+            if await signing_keys.in_state(session, alg, KeyState.NEXT) is None:
+                fresh = new_key_row(alg, KeyState.NEXT, settings=settings, kek=kek, now=now)
                 await _create(session, fresh, now=now, actor=actor)
                 created_next = fresh.kid
-    message = f"revoked {alg} key {kid} (was {previous}); it is no longer published"
-    if activated:
-        message += f"; {activated} is active now"
-    if created_next:
-        message += f"; {created_next} pre-published as next"
-    if risk:
-        message += f"; RISK: {risk}"
-    log.info("%s by %s", message, actor)
-    return Revocation(
+    outcome = RevocationOutcome(
         kid=kid,
         alg=alg,
         previous_state=previous,
         activated=activated,
         next=created_next,
-        risk=risk,
-        message=message,
+        premature=premature,
     )
+    log.info("%s by %s", outcome.summary, actor)
+    return outcome
 
 
 async def purge_unpublished(database: Database, *, now: datetime, actor: str) -> list[str]:
@@ -332,7 +406,7 @@ async def purge_unpublished(database: Database, *, now: datetime, actor: str) ->
 
 async def rotate_if_due(
     database: Database, *, settings: Settings, kek: bytes, now: datetime, actor: str = "scheduler"
-) -> list[Rotation]:
+) -> list[RotationOutcome]:
     """Scheduled rotation: rotate each alg whose active key is older than the period."""
     if settings.key_rotation_days <= 0:
         return []
@@ -340,7 +414,7 @@ async def rotate_if_due(
     due: list[str] = []
     async with database.session() as session:
         for alg in settings.signing_algs:
-            active = await signing_keys.in_state(session, alg, "active")
+            active = await signing_keys.in_state(session, alg, KeyState.ACTIVE)
             if active is None:
                 continue
             if now - (active.activated_at or active.created_at) >= period:
@@ -348,6 +422,6 @@ async def rotate_if_due(
     results = []
     for alg in due:
         result = await rotate(database, settings=settings, kek=kek, alg=alg, now=now, actor=actor)
-        log.info("scheduled rotation: %s", result.message)
+        log.info("scheduled rotation: %s", result.summary)
         results.append(result)
     return results

@@ -17,6 +17,7 @@ from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 
 from issuer.keyring.ring import KeyRing
+from issuer.oauth.grants import GRANT_TYPES
 from issuer.settings import Settings
 from issuer.web.jwks import JWKS_PATH
 
@@ -48,7 +49,7 @@ def metadata(settings: Settings, ring: KeyRing) -> dict[str, Any]:
         "revocation_endpoint": issuer + REVOCATION_PATH,
         "introspection_endpoint": issuer + INTROSPECTION_PATH,
         "userinfo_endpoint": issuer + USERINFO_PATH,
-        "grant_types_supported": ["password", "refresh_token", "client_credentials"],
+        "grant_types_supported": list(GRANT_TYPES),
         # RFC 8414 §2 makes this REQUIRED; there is no authorization endpoint yet (the
         # code flow comes later), so no response type is supported: an empty list, and no
         # authorization_endpoint. ID tokens are not issued either, so the ID-token members

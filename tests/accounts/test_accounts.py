@@ -1,13 +1,25 @@
 import hashlib
+import uuid
+from datetime import timedelta
 
 import pytest
 
 from issuer.accounts.clients import create_client
 from issuer.accounts.secrets import secret_digest, secret_matches
-from issuer.accounts.users import AccountError, create_user
+from issuer.accounts.users import (
+    AccountError,
+    AccountExists,
+    UnknownAccount,
+    create_user,
+    disable_user,
+    enable_user,
+    revoke_sessions,
+)
 from issuer.clock import utcnow
-from issuer.store import audit, clients, users
+from issuer.metrics import REVOCATIONS
+from issuer.store import audit, clients, families, users
 from issuer.store.database import Database
+from issuer.store.models import Client
 
 ISSUER = "http://127.0.0.1:8000"
 
@@ -24,7 +36,7 @@ async def test_user_email_is_case_insensitive_and_unique(database: Database) -> 
         )
     assert user.email == "ada@example.com"
     assert user.roles == ["admin"]
-    with pytest.raises(AccountError, match="already exists"):
+    with pytest.raises(AccountExists, match="already exists"):
         async with database.session() as session:
             await create_user(
                 session, email="ADA@example.com", password="pw", now=utcnow(), actor="test"
@@ -141,3 +153,88 @@ async def test_bad_client_input_is_refused(
 def test_secret_comparison_handles_missing_digest() -> None:
     assert not secret_matches("anything", None)
     assert secret_matches("s", secret_digest("s"))
+
+
+def families_revoked() -> float:
+    return REVOCATIONS.labels(kind="family")._value.get()  # type: ignore[attr-defined, no-any-return]
+
+
+async def user_with_sessions(database: Database, count: int) -> str:
+    now = utcnow()
+    async with database.session() as session:
+        user = await create_user(
+            session, email="ada@example.com", password="pw", now=now, actor="t"
+        )
+        await clients.add(session, Client(client_id="app", created_at=now))
+        for _ in range(count):
+            await families.start(
+                session,
+                family_id=str(uuid.uuid4()),
+                user_id=user.id,
+                client_id="app",
+                scope="",
+                audience=ISSUER,
+                now=now,
+                expires_at=now + timedelta(days=1),
+            )
+    return user.id
+
+
+async def test_disabling_a_user_ends_their_sessions_audits_and_counts(
+    database: Database,
+) -> None:
+    user_id = await user_with_sessions(database, 2)
+    before = families_revoked()
+    ended = await disable_user(database, user_id, now=utcnow(), actor="cli:ops")
+    assert ended.user.disabled and ended.sessions_revoked == 2
+    assert families_revoked() == before + 2
+    async with database.session() as session:
+        assert (await users.by_id(session, user_id)).disabled  # type: ignore[union-attr]
+        [event] = await audit.recent(session, action="user.disable")
+    assert (event.actor, event.subject, event.detail) == (
+        "cli:ops",
+        user_id,
+        {"families_revoked": 2},
+    )
+
+    enabled = await enable_user(database, user_id, now=utcnow(), actor="cli:ops")
+    assert not enabled.disabled
+    # Enabling revives no session: nothing is left to revoke.
+    assert (await revoke_sessions(database, user_id, now=utcnow(), actor="t")).sessions_revoked == 0
+    assert families_revoked() == before + 2
+
+
+async def test_revoking_sessions_keeps_the_user_enabled(database: Database) -> None:
+    user_id = await user_with_sessions(database, 3)
+    ended = await revoke_sessions(database, user_id, now=utcnow(), actor="t")
+    assert ended.sessions_revoked == 3 and not ended.user.disabled
+    async with database.session() as session:
+        [event] = await audit.recent(session, action="user.revoke_sessions")
+    assert event.detail == {"families_revoked": 3}
+
+
+@pytest.mark.parametrize("step", [disable_user, enable_user, revoke_sessions])
+async def test_steps_on_an_unknown_user_change_nothing(database: Database, step: object) -> None:
+    with pytest.raises(UnknownAccount, match="no such user"):
+        await step(database, "nobody", now=utcnow(), actor="t")  # type: ignore[operator]
+    async with database.session() as session:
+        assert await audit.recent(session) == []
+
+
+async def test_a_taken_client_id_is_account_exists(database: Database) -> None:
+    async def register() -> None:
+        async with database.session() as session:
+            await create_client(
+                session,
+                client_id="svc",
+                grant_types=[],
+                scopes=[],
+                audiences=[],
+                default_audience=ISSUER,
+                now=utcnow(),
+                actor="t",
+            )
+
+    await register()
+    with pytest.raises(AccountExists, match="already exists"):
+        await register()

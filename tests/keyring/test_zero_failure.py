@@ -22,7 +22,7 @@ import httpx
 from litestar import Litestar
 
 from issuer.app import create_app
-from issuer.keyring.rotation import Rotation, rotate
+from issuer.keyring.rotation import RotationOutcome, rotate
 from issuer.runtime import Runtime
 from issuer.settings import Settings
 from issuer.store.database import Database
@@ -185,7 +185,7 @@ async def _force_and_see_unknown_kid(issuer: Issuer) -> None:
     operator = Database(settings.database_url)
     kek = issuer.runtime.kek
 
-    async def rotate_eddsa(force: bool) -> Rotation:
+    async def rotate_eddsa(force: bool) -> RotationOutcome:
         return await rotate(
             operator, settings=settings, kek=kek, alg="EdDSA", force=force, now=clock(), actor="op"
         )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 
 from issuer.runtime import Runtime
+from issuer.store.database import Database
+from issuer.store.models import SigningKey
 from tests.web.conftest import MintToken
 from tests.web.test_admin import assert_no_private_material, bearer
 
@@ -25,7 +30,10 @@ async def test_rotation_is_refused_while_the_next_key_is_too_new(
     response = await client.post("/admin/keys/rotate", json={"alg": "RS256"}, headers=admin_headers)
     assert response.status_code == 409
     assert response.json()["error"] == "invalid_request"
-    assert "not yet" in response.json()["error_description"]
+    description = response.json()["error_description"]
+    assert "not yet" in description
+    # The API names its own parameter, never the CLI's flag.
+    assert "--force" not in description and '"force": true' in description
     assert 1 <= int(response.headers["retry-after"]) <= 310
     assert (await client.get("/admin/keys", headers=admin_headers)).json() == before
 
@@ -47,6 +55,7 @@ async def test_forced_rotation_activates_next_and_the_ring_follows(
     assert result["outcome"] == "rotated"
     assert result["activated"] == old["next"] and result["retired"] == old["active"]
     assert result["risk"]  # forcing says what it risks
+    assert result["wait_seconds"] == 0 and result["too_early_until"] is None
     assert_no_private_material(response.json())
 
     new = await keys_by_state(client, admin_headers, "RS256")
@@ -120,3 +129,26 @@ async def test_key_endpoints_need_an_admin(client: Client, mint_token: MintToken
     assert (await client.post("/admin/keys/rotate", headers=staff)).status_code == 403
     assert (await client.post("/admin/keys/x/revoke", headers=staff)).status_code == 403
     assert (await client.post("/admin/keys/rotate")).status_code == 401
+
+
+async def test_a_partly_refused_rotation_says_when_the_rest_may_rotate(
+    client: Client, admin_headers: dict[str, str], runtime: Runtime, database: Database
+) -> None:
+    old = await keys_by_state(client, admin_headers, "EdDSA")
+    async with database.session() as session:
+        # EdDSA's next key has been published for a day: it may sign; RS256's may not yet.
+        await session.execute(
+            update(SigningKey)
+            .where(SigningKey.kid == old["next"])
+            .values(published_at=runtime.clock() - timedelta(days=1))
+        )
+    response = await client.post("/admin/keys/rotate", headers=admin_headers)
+    assert response.status_code == 200, response.text
+    by_alg = {result["alg"]: result for result in response.json()}
+    assert by_alg["EdDSA"]["outcome"] == "rotated" and by_alg["EdDSA"]["risk"] is None
+    early = by_alg["RS256"]
+    assert early["outcome"] == "too_early" and early["activated"] is None
+    assert 1 <= early["wait_seconds"] <= 310
+    until = datetime.fromisoformat(early["too_early_until"])
+    assert timedelta(0) < until - runtime.clock() <= timedelta(seconds=310)
+    assert '"force": true' in early["message"] and "--force" not in early["message"]

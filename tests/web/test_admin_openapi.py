@@ -7,6 +7,10 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from issuer.oauth.grants import GRANT_TYPES
+from issuer.oauth.server import AuthorizationServer
+from issuer.runtime import Runtime
+
 Client = AsyncTestClient[Litestar]
 
 ADMIN_ROUTES = {
@@ -78,3 +82,16 @@ async def test_schemas_name_their_fields_and_never_secrets_at_rest(client: Clien
         )
     grant_types = schemas["NewClientIn"]["properties"]["grant_types"]["items"]
     assert set(grant_types["enum"]) == {"password", "refresh_token", "client_credentials"}
+
+
+async def test_grant_types_have_one_source_the_grant_registry(
+    client: Client, runtime: Runtime
+) -> None:
+    server = AuthorizationServer(
+        settings=runtime.settings, database=runtime.database, keys=runtime.keys, clock=runtime.clock
+    )
+    assert sorted(GRANT_TYPES) == server.grant_types
+    schemas = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
+    enum = schemas["NewClientIn"]["properties"]["grant_types"]["items"]["enum"]
+    discovery = (await client.get("/.well-known/openid-configuration")).json()
+    assert sorted(enum) == sorted(discovery["grant_types_supported"]) == server.grant_types

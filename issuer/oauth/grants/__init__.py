@@ -9,6 +9,7 @@ from issuer.oauth.grants.refresh_token import RefreshTokenGrant
 
 __all__ = [
     "DEFAULT_GRANTS",
+    "GRANT_TYPES",
     "ClientCredentialsGrant",
     "Grant",
     "PasswordGrant",
@@ -21,3 +22,7 @@ DEFAULT_GRANTS: tuple[type[Grant], ...] = (
     RefreshTokenGrant,
     ClientCredentialsGrant,
 )
+
+# Every grant_type the token endpoint can answer, in registry order: what discovery
+# advertises and what a client may be registered for.
+GRANT_TYPES: tuple[str, ...] = tuple(grant.GRANT_TYPE for grant in DEFAULT_GRANTS)

@@ -1,0 +1,255 @@
+"""The admin API's bodies (msgspec), its error answers, and rows rendered as bodies.
+
+Never private material: keys show only their public JWK, clients never their secret
+digest, users never their password hash.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import msgspec
+from litestar.openapi import ResponseSpec
+from litestar.params import Parameter
+
+from issuer.errors import InvalidRequest
+from issuer.keyring.states import KeyState
+from issuer.oauth.grants import GRANT_TYPES
+from issuer.store.models import AuditEvent, Client, SigningKey, User
+
+__all__ = [
+    "AuditOut",
+    "ClientCreated",
+    "ClientOut",
+    "Conflict",
+    "ErrorBody",
+    "KeyOut",
+    "Limit",
+    "NewClientIn",
+    "NewUser",
+    "Offset",
+    "RevocationOut",
+    "RotateIn",
+    "RotationOut",
+    "SessionsRevoked",
+    "UserDisabled",
+    "UserOut",
+    "errors",
+]
+
+Limit = Annotated[int, Parameter(ge=1, le=500, description="page size")]
+Offset = Annotated[int, Parameter(ge=0, description="rows to skip")]
+
+
+class Conflict(InvalidRequest):
+    """The e-mail or client id is taken, or the state forbids it (RFC 9110 §15.5.10)."""
+
+    status = 409
+
+
+class ErrorBody(msgspec.Struct):
+    """An error in the RFC 6749 §5.2 / RFC 6750 §3.1 shape."""
+
+    error: str
+    error_description: str | None = None
+
+
+_ERRORS = {
+    400: "invalid_request: malformed or invalid input",
+    401: "invalid_token: no, invalid, expired or revoked access token (WWW-Authenticate: Bearer)",
+    403: "insufficient_scope: the token has neither role admin nor scope issuer:admin",
+    404: "not_found: no such user or key",
+    409: "invalid_request: conflicts with the current state",
+}
+
+
+def errors(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI error responses: 400, 401 and 403 on every admin route, plus `codes`."""
+    return {
+        code: ResponseSpec(ErrorBody, description=_ERRORS[code]) for code in (400, 401, 403, *codes)
+    }
+
+
+# ---- keys --------------------------------------------------------------------------------
+
+
+class KeyOut(msgspec.Struct):
+    """A signing key's lifecycle; only the public JWK, never private material."""
+
+    kid: str
+    alg: str
+    state: KeyState
+    created_at: datetime
+    published_at: datetime
+    activated_at: datetime | None
+    retired_at: datetime | None
+    unpublish_after: datetime | None
+    revoked_at: datetime | None
+    public_jwk: dict[str, str]
+
+    @classmethod
+    def of(cls, row: SigningKey) -> KeyOut:
+        return cls(
+            kid=row.kid,
+            alg=row.alg,
+            state=KeyState(row.state),
+            created_at=row.created_at,
+            published_at=row.published_at,
+            activated_at=row.activated_at,
+            retired_at=row.retired_at,
+            unpublish_after=row.unpublish_after,
+            revoked_at=row.revoked_at,
+            public_jwk={name: str(value) for name, value in row.public_jwk.items()},
+        )
+
+
+class RotateIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Rotate one alg, or every configured alg when `alg` is omitted."""
+
+    alg: Literal["RS256", "EdDSA"] | None = None
+    force: bool = False
+
+
+class RotationOut(msgspec.Struct):
+    """`outcome`: rotated, too_early (see wait_seconds and too_early_until) or lost_race
+    (another rotation won)."""
+
+    alg: str
+    outcome: Literal["rotated", "too_early", "lost_race"]
+    message: str
+    activated: str | None
+    retired: str | None
+    next: str | None
+    wait_seconds: int
+    too_early_until: datetime | None
+    risk: str | None
+
+
+class RevocationOut(msgspec.Struct):
+    kid: str
+    alg: str
+    previous_state: KeyState
+    message: str
+    activated: str | None
+    next: str | None
+    risk: str | None
+
+
+# ---- users -------------------------------------------------------------------------------
+
+
+class NewUser(msgspec.Struct, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+    roles: list[str] = msgspec.field(default_factory=list)
+
+
+class UserOut(msgspec.Struct):
+    id: str
+    email: str
+    roles: list[str]
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: User) -> UserOut:
+        return cls(
+            id=row.id,
+            email=row.email,
+            roles=list(row.roles),
+            disabled=row.disabled,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class UserDisabled(msgspec.Struct):
+    user: UserOut
+    sessions_revoked: int
+
+
+class SessionsRevoked(msgspec.Struct):
+    user_id: str
+    sessions_revoked: int
+
+
+# ---- clients -----------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    GrantType = str
+else:
+    # The registry's grant types as an enum: validated by msgspec, listed in the OpenAPI.
+    GrantType = Literal[GRANT_TYPES]
+
+
+class NewClientIn(msgspec.Struct, forbid_unknown_fields=True):
+    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    grant_types: list[GrantType] = msgspec.field(default_factory=list)
+    scopes: list[str] = msgspec.field(default_factory=list)
+    audiences: list[str] = msgspec.field(default_factory=list)
+    public: bool = False
+    alg: Literal["RS256", "EdDSA"] | None = None
+    access_token_ttl: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    refresh_token_ttl: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
+class ClientOut(msgspec.Struct):
+    """A registered client; its secret digest is never shown."""
+
+    client_id: str
+    public: bool
+    grant_types: list[str]
+    scopes: list[str]
+    audiences: list[str]
+    alg: str | None
+    access_token_ttl: int | None
+    refresh_token_ttl: int | None
+    disabled: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Client) -> ClientOut:
+        return cls(
+            client_id=row.client_id,
+            public=row.public,
+            grant_types=list(row.grant_types),
+            scopes=list(row.scopes),
+            audiences=list(row.audiences),
+            alg=row.alg,
+            access_token_ttl=row.access_token_ttl,
+            refresh_token_ttl=row.refresh_token_ttl,
+            disabled=row.disabled,
+            created_at=row.created_at,
+        )
+
+
+class ClientCreated(msgspec.Struct):
+    """The new client and its secret, shown this once (null for a public client)."""
+
+    client: ClientOut
+    client_secret: str | None
+
+
+# ---- audit -------------------------------------------------------------------------------
+
+
+class AuditOut(msgspec.Struct):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: AuditEvent) -> AuditOut:
+        return cls(
+            id=row.id,
+            at=row.at,
+            actor=row.actor,
+            action=row.action,
+            subject=row.subject,
+            detail=dict(row.detail),
+        )
