@@ -1,7 +1,7 @@
 """Client secrets: 256 random bits, shown once, stored as SHA-256, compared in constant time.
 
-A secret with that much entropy needs no slow hash (DESIGN "Clients and users"), and a slow
-hash on every client_credentials request would cap throughput at a few dozen per second.
+A secret with that much entropy needs no slow hash, and a slow hash on every client_credentials
+request would cap throughput at a few dozen per second (docs/design.md, "Clients and users").
 """
 
 from __future__ import annotations

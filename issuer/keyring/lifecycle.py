@@ -1,7 +1,7 @@
 """The key lifecycle in the database: first keys, and loading the ring from its rows.
 
-The states and their moves are `issuer.keyring.states.KeyState` (DESIGN "Signing keys and
-rotation").
+The states and their moves are `issuer.keyring.states.KeyState` (docs/design.md,
+"Signing keys").
 """
 
 from __future__ import annotations

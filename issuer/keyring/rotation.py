@@ -181,7 +181,10 @@ class RevocationOutcome:
 
 
 def publication_delay(settings: Settings) -> timedelta:
-    """How long a `next` key must be published before it may sign (DESIGN, rotation)."""
+    """How long a `next` key must be published before it may sign.
+
+    docs/design.md, "Signing keys".
+    """
     return timedelta(seconds=settings.jwks_max_age + settings.ring_refresh_seconds)
 
 
