@@ -166,17 +166,19 @@ async def user_with_sessions(database: Database, count: int) -> str:
             session, email="ada@example.com", password="pw", now=now, actor="t"
         )
         await clients.add(session, Client(client_id="app", created_at=now))
-        for _ in range(count):
-            await families.start(
-                session,
-                family_id=str(uuid.uuid4()),
-                user_id=user.id,
-                client_id="app",
-                scope="",
-                audience=ISSUER,
-                now=now,
-                expires_at=now + timedelta(days=1),
-            )
+    for _ in range(count):
+        await families.start_login(
+            database,
+            family_id=str(uuid.uuid4()),
+            user_id=user.id,
+            client_id="app",
+            scope="",
+            audience=ISSUER,
+            now=now,
+            family_expires_at=now + timedelta(days=1),
+            jti=str(uuid.uuid4()),
+            expires_at=now + timedelta(days=1),
+        )
     return user.id
 
 
