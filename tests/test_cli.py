@@ -190,22 +190,29 @@ def test_usage_errors_exit_2(capsys, monkeypatch) -> None:
 
 
 def start_sessions(database_url: str, user_id: str, count: int) -> None:
-    async def go(session):  # type: ignore[no-untyped-def]
+    async def go() -> None:
+        database = Database(database_url)
         now = utcnow()
-        await clients.add(session, Client(client_id="app", created_at=now))
-        for _ in range(count):
-            await families.start(
-                session,
-                family_id=str(uuid.uuid4()),
-                user_id=user_id,
-                client_id="app",
-                scope="",
-                audience="http://127.0.0.1:8000",
-                now=now,
-                expires_at=now + timedelta(days=1),
-            )
+        try:
+            async with database.session() as session:
+                await clients.add(session, Client(client_id="app", created_at=now))
+            for _ in range(count):
+                await families.start_login(
+                    database,
+                    family_id=str(uuid.uuid4()),
+                    user_id=user_id,
+                    client_id="app",
+                    scope="",
+                    audience="http://127.0.0.1:8000",
+                    now=now,
+                    family_expires_at=now + timedelta(days=1),
+                    jti=str(uuid.uuid4()),
+                    expires_at=now + timedelta(days=1),
+                )
+        finally:
+            await database.dispose()
 
-    lookup(database_url, go)
+    asyncio.run(go())
 
 
 def test_users_disable_enable_and_revoke_sessions_by_email_or_id(
