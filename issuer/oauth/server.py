@@ -1,7 +1,8 @@
 """The authorization server: a registry of grants plus what they share (authlib's shape).
 
-One per process (per app): it owns the client cache and the login throttle. The token
-endpoint calls `create_token_response` and never branches on the grant type.
+One per process, built by `issuer.runtime.Runtime`: it owns the client cache and the login
+throttle. The token endpoint calls `create_token_response` and never branches on the grant
+type.
 """
 
 from __future__ import annotations
