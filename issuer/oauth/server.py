@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from issuer.clock import Clock
-from issuer.errors import TemporarilyUnavailable, UnauthorizedClient, UnsupportedGrantType
+from issuer.errors import UnauthorizedClient, UnsupportedGrantType
 from issuer.keyring.holder import KeyRingHolder
 from issuer.keyring.ring import KeyRing
 from issuer.oauth.client_auth import (
@@ -64,10 +64,8 @@ class AuthorizationServer:
         return sorted(self._grants)
 
     def ring(self) -> KeyRing:
-        try:
-            return self.keys.ring
-        except RuntimeError:
-            raise TemporarilyUnavailable("the signing keys are not loaded yet") from None
+        """The current key ring; `KeysNotLoaded` until this process has loaded it."""
+        return self.keys.ring
 
     async def _load_client(self, client_id: str) -> ClientInfo | None:
         async with self.database.session() as session:
