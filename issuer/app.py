@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from litestar import Litestar, Router
+from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
@@ -69,7 +70,6 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.runtime = runtime
         await runtime.start()
         try:
             yield
@@ -82,6 +82,8 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
             *discovery.root_routes(prefix),
             Router(path=prefix or "/", route_handlers=PROTOCOL_ROUTES),
         ],
+        # The one place the runtime is stored; web code reads it through issuer.web.deps.
+        state=State({"runtime": runtime}),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

@@ -16,6 +16,7 @@ __all__ = [
     "InvalidScope",
     "InvalidTarget",
     "InvalidToken",
+    "KeysNotLoaded",
     "NotFound",
     "OAuthError",
     "ServerError",
@@ -136,6 +137,17 @@ class NotFound(OAuthError):
 class TemporarilyUnavailable(OAuthError):
     error = "temporarily_unavailable"
     status = 503
+
+
+class KeysNotLoaded(TemporarilyUnavailable):
+    """The key ring was asked for before this process loaded it.
+
+    The database was unavailable at start; the ring loads within ISSUER_RING_REFRESH_SECONDS
+    (5 s by default) of it answering, hence the Retry-After.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("the signing keys are not loaded yet", headers={"Retry-After": "5"})
 
 
 class ServerError(OAuthError):

@@ -1,4 +1,5 @@
-"""What one issuer process holds while it serves: settings, database, KEK, clock, jobs."""
+"""What one issuer process holds while it serves: settings, database, KEK, key ring, the
+authorization server, clock, jobs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from issuer.clock import Clock, utcnow
 from issuer.jobs import Lease, run_every
 from issuer.keyring.holder import MAINTENANCE_INTERVAL, KeyRingHolder
 from issuer.keyring.kek import load_kek
+from issuer.oauth.server import AuthorizationServer
 from issuer.settings import Settings
 from issuer.store.database import Database
 
@@ -27,13 +29,15 @@ ReadinessCheck = Callable[[], Awaitable[str | None]]
 
 @dataclass
 class Runtime:
-    """Built by `create_app`, started by the app's lifespan, reached through DI."""
+    """Built by `create_app` (kept in the app state, read through `issuer.web.deps`),
+    started by the app's lifespan."""
 
     settings: Settings
     clock: Clock = utcnow
     database: Database = field(init=False)
     kek: bytes = field(init=False, repr=False)
     keys: KeyRingHolder = field(init=False)
+    server: AuthorizationServer = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
     _checks: list[ReadinessCheck] = field(default_factory=list, init=False)
 
@@ -41,6 +45,9 @@ class Runtime:
         self.kek = load_kek(self.settings)
         self.database = Database(self.settings.database_url)
         self.keys = KeyRingHolder(self.database, self.settings, self.kek, self.clock)
+        self.server = AuthorizationServer(
+            settings=self.settings, database=self.database, keys=self.keys, clock=self.clock
+        )
         self.add_readiness_check(self.keys.readiness)
 
     async def start(self) -> None:

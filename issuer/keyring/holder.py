@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from issuer.clock import Clock
+from issuer.errors import KeysNotLoaded
 from issuer.keyring.lifecycle import ensure_initial_keys, load_ring
 from issuer.keyring.material import KeyMaterial
 from issuer.keyring.ring import KeyRing
@@ -35,8 +36,9 @@ class KeyRingHolder:
 
     @property
     def ring(self) -> KeyRing:
+        """The current ring; `KeysNotLoaded` (a 503 for every caller) until the first load."""
         if self._ring is None:
-            raise RuntimeError("the key ring is not loaded yet")
+            raise KeysNotLoaded
         return self._ring
 
     @property

@@ -9,7 +9,7 @@ from typing import Any
 
 from issuer.errors import TemporarilyUnavailable
 from issuer.keyring.holder import KeyRingHolder
-from issuer.keyring.ring import KeyRing, NoActiveKey
+from issuer.keyring.ring import NoActiveKey
 from issuer.oauth.access import TYP_ACCESS, TYP_REFRESH
 from issuer.oauth.claims import access_token_claims, refresh_token_claims
 from issuer.oauth.client_auth import ClientInfo
@@ -37,24 +37,18 @@ class Minter:
         self.settings = settings
         self._keys = keys
 
-    def _ring(self) -> KeyRing:
-        try:
-            return self._keys.ring
-        except RuntimeError:
-            raise TemporarilyUnavailable("the signing keys are not loaded yet") from None
-
     def ensure_signer(self, client: ClientInfo) -> None:
         """Fail before any state changes if the client's alg has no active key."""
         alg = client.alg or self.settings.default_alg
         try:
-            self._ring().signer(alg)
+            self._keys.ring.signer(alg)
         except NoActiveKey:
             raise TemporarilyUnavailable(f"no active {alg} signing key") from None
 
     def _sign(self, claims: dict[str, Any], *, typ: str, client: ClientInfo) -> str:
         alg = client.alg or self.settings.default_alg
         try:
-            return self._ring().sign(claims, typ=typ, alg=alg)
+            return self._keys.ring.sign(claims, typ=typ, alg=alg)
         except NoActiveKey:
             raise TemporarilyUnavailable(f"no active {alg} signing key") from None
 

@@ -1,7 +1,8 @@
 """The authorization server: a registry of grants plus what they share (authlib's shape).
 
-One per process (per app): it owns the client cache and the login throttle. The token
-endpoint calls `create_token_response` and never branches on the grant type.
+One per process, built by `issuer.runtime.Runtime`: it owns the client cache and the login
+throttle. The token endpoint calls `create_token_response` and never branches on the grant
+type.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from issuer.clock import Clock
-from issuer.errors import TemporarilyUnavailable, UnauthorizedClient, UnsupportedGrantType
+from issuer.errors import UnauthorizedClient, UnsupportedGrantType
 from issuer.keyring.holder import KeyRingHolder
 from issuer.keyring.ring import KeyRing
 from issuer.oauth.client_auth import (
@@ -63,10 +64,8 @@ class AuthorizationServer:
         return sorted(self._grants)
 
     def ring(self) -> KeyRing:
-        try:
-            return self.keys.ring
-        except RuntimeError:
-            raise TemporarilyUnavailable("the signing keys are not loaded yet") from None
+        """The current key ring; `KeysNotLoaded` until this process has loaded it."""
+        return self.keys.ring
 
     async def _load_client(self, client_id: str) -> ClientInfo | None:
         async with self.database.session() as session:

@@ -13,12 +13,14 @@ import json
 import weakref
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
 
 from issuer.keyring.ring import KeyRing
 from issuer.oauth.grants import GRANT_TYPES
+from issuer.runtime import Runtime
 from issuer.settings import Settings
+from issuer.web.deps import RuntimeDep
 from issuer.web.jwks import JWKS_PATH
 
 __all__ = ["OAUTH_METADATA_PATH", "OIDC_METADATA_PATH", "ROUTES", "metadata", "root_routes"]
@@ -26,8 +28,8 @@ __all__ = ["OAUTH_METADATA_PATH", "OIDC_METADATA_PATH", "ROUTES", "metadata", "r
 OIDC_METADATA_PATH = "/.well-known/openid-configuration"
 OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server"
 
-# The endpoint paths below the issuer URL: the contract of issuer.web's token, revocation,
-# introspection and userinfo handlers.
+# The endpoint paths below the issuer URL, where issuer.web's token, revocation,
+# introspection and userinfo endpoints are mounted.
 TOKEN_PATH = "/oauth/token"  # noqa: S105 (a path, not a secret)
 REVOCATION_PATH = "/oauth/revoke"
 INTROSPECTION_PATH = "/oauth/introspect"
@@ -69,16 +71,8 @@ def metadata(settings: Settings, ring: KeyRing) -> dict[str, Any]:
     }
 
 
-def _document(request: Request[Any, Any, Any]) -> Response[bytes]:
-    runtime = request.app.state.runtime
-    if not runtime.keys.loaded:
-        return Response(
-            b'{"error":"temporarily_unavailable","error_description":"signing keys not loaded"}',
-            status_code=503,
-            media_type="application/json",
-            headers={"Cache-Control": "no-store", "Retry-After": "5"},
-        )
-    ring: KeyRing = runtime.keys.ring
+def _document(runtime: Runtime) -> Response[bytes]:
+    ring: KeyRing = runtime.keys.ring  # KeysNotLoaded: 503 until the ring is loaded
     body = _documents.get(ring)
     if body is None:
         document = metadata(runtime.settings, ring)
@@ -91,15 +85,15 @@ def _document(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @get(OIDC_METADATA_PATH, sync_to_thread=False, include_in_schema=False)
-def openid_configuration(request: Request[Any, Any, Any]) -> Response[bytes]:
+def openid_configuration(runtime: RuntimeDep) -> Response[bytes]:
     """OpenID Connect Discovery 1.0 §4: `{issuer}/.well-known/openid-configuration`."""
-    return _document(request)
+    return _document(runtime)
 
 
 @get(OAUTH_METADATA_PATH, sync_to_thread=False, include_in_schema=False)
-def oauth_authorization_server(request: Request[Any, Any, Any]) -> Response[bytes]:
+def oauth_authorization_server(runtime: RuntimeDep) -> Response[bytes]:
     """RFC 8414 §3 for an issuer without a path; with one, see `root_routes`."""
-    return _document(request)
+    return _document(runtime)
 
 
 def root_routes(prefix: str) -> list[HTTPRouteHandler]:
@@ -109,8 +103,8 @@ def root_routes(prefix: str) -> list[HTTPRouteHandler]:
         return []
 
     @get(OAUTH_METADATA_PATH + prefix, sync_to_thread=False, include_in_schema=False)
-    def oauth_authorization_server_for_path(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return _document(request)
+    def oauth_authorization_server_for_path(runtime: RuntimeDep) -> Response[bytes]:
+        return _document(runtime)
 
     return [oauth_authorization_server_for_path]
 

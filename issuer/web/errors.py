@@ -6,14 +6,21 @@ import logging
 from typing import Any
 
 import asyncpg
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
 from issuer.errors import OAuthError
-from issuer.web.responses import NO_STORE
+from issuer.web.responses import NO_STORE, Headers, encode_headers
 
-__all__ = ["DATABASE_UNAVAILABLE", "EXCEPTION_HANDLERS", "oauth_error_response"]
+__all__ = [
+    "DATABASE_UNAVAILABLE",
+    "EXCEPTION_HANDLERS",
+    "oauth_error_bytes",
+    "oauth_error_headers",
+    "oauth_error_response",
+]
 
 log = logging.getLogger("issuer.errors")
 
@@ -35,11 +42,7 @@ def _quoted(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def oauth_error_response(
-    request: Request[Any, Any, Any], exc: OAuthError
-) -> Response[dict[str, str]]:
-    if exc.debug:
-        log.info("%s %s: %s (%s)", request.method, request.url.path, exc.error, exc.debug)
+def oauth_error_headers(exc: OAuthError) -> dict[str, str]:
     headers = {**NO_STORE, **exc.headers}
     if exc.bearer_challenge:
         # RFC 6750 §3: the challenge names the error so that clients know to re-authenticate.
@@ -47,7 +50,32 @@ def oauth_error_response(
         if exc.description:
             challenge += f', error_description="{_quoted(exc.description)}"'
         headers["WWW-Authenticate"] = challenge
-    return Response(exc.body(), status_code=exc.status, headers=headers, media_type=MediaType.JSON)
+    return headers
+
+
+def oauth_error_response(
+    request: Request[Any, Any, Any], exc: OAuthError
+) -> Response[dict[str, str]]:
+    if exc.debug:
+        log.info("%s %s: %s (%s)", request.method, request.url.path, exc.error, exc.debug)
+    return Response(
+        exc.body(),
+        status_code=exc.status,
+        headers=oauth_error_headers(exc),
+        media_type=MediaType.JSON,
+    )
+
+
+def oauth_error_bytes(exc: OAuthError) -> tuple[int, Headers, bytes]:
+    """`oauth_error_response` as bare-ASGI status, headers and body, for paths that answer
+    before the exception handlers (the JWKS fast path)."""
+    body = msgspec.json.encode(exc.body())
+    headers = [
+        (b"content-type", b"application/json"),
+        *encode_headers(oauth_error_headers(exc)),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    return exc.status, headers, body
 
 
 def http_error_response(

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Iterable
 
 from litestar import asgi
 from litestar.types import Receive, Scope, Send
 
+from issuer.errors import KeysNotLoaded
 from issuer.keyring.ring import KeyRing
-from issuer.web.responses import Headers, send_response
+from issuer.web.deps import runtime_of
+from issuer.web.errors import oauth_error_bytes
+from issuer.web.responses import Headers, header, send_response
 
 __all__ = ["JWKS_PATH", "ROUTES", "etag_matches", "jwks", "serve_jwks"]
 
@@ -24,7 +26,8 @@ JWKS_PATH = "/.well-known/jwks.json"
 MEDIA_TYPE = b"application/jwk-set+json"  # RFC 7517 §8.5.1
 
 _ENTITY_TAG = re.compile(r'\s*(?:W/)?("[^"]*")\s*(?:,|$)')
-_UNAVAILABLE = b'{"error":"temporarily_unavailable","error_description":"signing keys not loaded"}'
+# Before routing there are no exception handlers: KeysNotLoaded, rendered as they would.
+_NOT_LOADED = oauth_error_bytes(KeysNotLoaded())
 _responses: weakref.WeakKeyDictionary[KeyRing, tuple[Headers, Headers]] = (
     weakref.WeakKeyDictionary()
 )
@@ -54,12 +57,6 @@ def _headers(ring: KeyRing, max_age: int) -> tuple[Headers, Headers]:
     return cached
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    headers: Iterable[tuple[bytes, bytes]] = scope["headers"]
-    values = [value.decode("latin-1") for key, value in headers if key.lower() == name]
-    return ", ".join(values) if values else None
-
-
 async def serve_jwks(scope: Scope, send: Send) -> int:
     """The published keys: next, active and not yet expired retired keys; public members only.
 
@@ -70,20 +67,15 @@ async def serve_jwks(scope: Scope, send: Send) -> int:
     if method not in ("GET", "HEAD"):
         await send_response(send, 405, [(b"allow", b"GET, HEAD"), (b"content-length", b"0")])
         return 405
-    runtime = scope["litestar_app"].state.runtime
+    runtime = runtime_of(scope)
     holder = runtime.keys
     if not holder.loaded:
-        unavailable = [
-            (b"content-type", b"application/json"),
-            (b"cache-control", b"no-store"),
-            (b"retry-after", b"5"),
-            (b"content-length", str(len(_UNAVAILABLE)).encode()),
-        ]
-        await send_response(send, 503, unavailable, _UNAVAILABLE)
-        return 503
+        status, headers, body = _NOT_LOADED
+        await send_response(send, status, headers, body)
+        return status
     ring: KeyRing = holder.ring
     ok, validators = _headers(ring, runtime.settings.jwks_max_age)
-    condition = _header(scope, b"if-none-match")
+    condition = header(scope, b"if-none-match")
     if condition is not None and etag_matches(condition, ring.jwks_etag):
         await send_response(send, 304, validators)
         return 304

@@ -1,43 +1,34 @@
-"""Responses of the bare ASGI handlers (JWKS, token, introspection, userinfo), in one place.
+"""Bare-ASGI plumbing shared by the protocol endpoints and the JWKS fast path.
 
-Those handlers skip Litestar's response building on the hot paths; errors still go through
-the exception handlers, which share `NO_STORE` with them.
+Those paths skip Litestar's request and response objects; their errors still go through
+the exception handlers (`issuer.web.errors`), which share `NO_STORE` with them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
-import msgspec
-from litestar.exceptions import MethodNotAllowedException
 from litestar.types import Scope, Send
 
-__all__ = ["NO_STORE", "Headers", "require_method", "send_no_store", "send_response"]
+__all__ = ["NO_STORE", "Headers", "encode_headers", "header", "send_response"]
 
 Headers = list[tuple[bytes, bytes]]
 
 # RFC 6749 §5.1: responses with tokens MUST carry Cache-Control: no-store.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
-_NO_STORE_JSON: Headers = [
-    (b"content-type", b"application/json"),
-    *((name.lower().encode(), value.encode()) for name, value in NO_STORE.items()),
-]
+
+def encode_headers(headers: dict[str, str]) -> Headers:
+    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """A request header (`name` in lower case); repeated lines joined as RFC 9110 §5.3 says."""
+    headers: Iterable[tuple[bytes, bytes]] = scope["headers"]
+    values = [value.decode("latin-1") for key, value in headers if key.lower() == name]
+    return ", ".join(values) if values else None
 
 
 async def send_response(send: Send, status: int, headers: Headers, body: bytes = b"") -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-async def send_no_store(send: Send, body: Any) -> None:
-    """A 200 JSON response that no cache may keep (RFC 6749 §5.1, RFC 7662 §2.2)."""
-    content = msgspec.json.encode(body)
-    headers = [*_NO_STORE_JSON, (b"content-length", str(len(content)).encode())]
-    await send_response(send, 200, headers, content)
-
-
-def require_method(scope: Scope, *allowed: str) -> None:
-    """Bare ASGI handlers see every method; the others get the usual JSON 405."""
-    if scope.get("method") not in allowed:
-        raise MethodNotAllowedException(headers={"Allow": ", ".join(allowed)})

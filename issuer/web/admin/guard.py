@@ -15,7 +15,7 @@ from litestar.handlers import BaseRouteHandler
 
 from issuer.errors import InsufficientScope
 from issuer.oauth.access import bearer_token, check_access_token
-from issuer.runtime import Runtime
+from issuer.web.deps import runtime_of
 
 __all__ = [
     "ADMIN_ROLE",
@@ -37,7 +37,7 @@ async def require_admin(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
     """Guard: a live access token for this issuer with role admin or scope issuer:admin."""
-    runtime: Runtime = connection.app.state.runtime
+    runtime = runtime_of(connection.scope)
     token = bearer_token(connection.headers.get("authorization"))
     live = await check_access_token(
         token,
