@@ -34,6 +34,11 @@ class KeyRingHolder:
         self._lock = asyncio.Lock()
 
     @property
+    def kek(self) -> bytes:
+        """The key-encryption key; other server keys are derived from it (HMAC, one per use)."""
+        return self._kek
+
+    @property
     def ring(self) -> KeyRing:
         if self._ring is None:
             raise RuntimeError("the key ring is not loaded yet")
