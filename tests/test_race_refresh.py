@@ -17,7 +17,6 @@ import httpx
 
 from issuer.clock import utcnow
 from issuer.runtime import Runtime
-from issuer.store import families
 from issuer.store.database import Database
 from tests.conftest import make_settings
 from tests.oauth.support import (
@@ -27,6 +26,7 @@ from tests.oauth.support import (
     login,
     refresh,
     serving_in_loop,
+    stored_family,
 )
 from tests.test_serve import clean_env, free_port
 
@@ -53,9 +53,9 @@ async def test_concurrent_refreshes_have_one_winner_then_the_family_is_revoked(
                 "invalid_grant"
             }
             winner = next(r.json() for r in responses if r.status_code == 200)
-            sid = runtime.keys.ring.verify(token, typ="rt+jwt")["sid"]
+            sid = runtime.keys.ring.verify(tokens["access_token"], typ="at+jwt")["sid"]
             async with runtime.database.session() as session:
-                row = await families.family(session, sid)
+                row = await stored_family(session, sid)
             assert row is not None and row.revoked_reason == "reuse", trial
             assert (await refresh(http, secret, winner["refresh_token"])).status_code == 400
         # The requests really were in flight together, not one after another.
@@ -70,14 +70,15 @@ async def test_with_grace_every_concurrent_refresh_gets_the_same_successor(
         await add_user(runtime.database, runtime)
         secret = await add_client(runtime.database, runtime)
         for trial in range(TRIALS):
-            token = (await login(http, secret)).json()["refresh_token"]
+            tokens = (await login(http, secret)).json()
+            token = tokens["refresh_token"]
             responses = await asyncio.gather(
                 *(refresh(http, secret, token) for _ in range(CONCURRENT))
             )
             assert [r.status_code for r in responses] == [200] * CONCURRENT, trial
             successors = {r.json()["refresh_token"] for r in responses}
             assert len(successors) == 1, trial
-            sid = runtime.keys.ring.verify(token, typ="rt+jwt")["sid"]
+            sid = runtime.keys.ring.verify(tokens["access_token"], typ="at+jwt")["sid"]
             async with runtime.database.session() as session:
                 assert await family_is_live(session, sid, now=runtime.clock())
             assert (await refresh(http, secret, successors.pop())).status_code == 200

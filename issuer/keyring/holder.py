@@ -35,6 +35,11 @@ class KeyRingHolder:
         self._lock = asyncio.Lock()
 
     @property
+    def kek(self) -> bytes:
+        """The key-encryption key; other server keys are derived from it (HMAC, one per use)."""
+        return self._kek
+
+    @property
     def ring(self) -> KeyRing:
         """The current ring; `KeysNotLoaded` (a 503 for every caller) until the first load."""
         if self._ring is None:

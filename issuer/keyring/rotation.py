@@ -189,7 +189,8 @@ def publication_delay(settings: Settings) -> timedelta:
 
 
 def _retention(settings: Settings, client_ttl: int) -> timedelta:
-    longest = max(settings.access_token_ttl, settings.refresh_token_ttl, client_ttl)
+    # Keys sign access tokens only (refresh tokens are opaque handles).
+    longest = max(settings.access_token_ttl, client_ttl)
     return timedelta(seconds=longest) + UNPUBLISH_MARGIN
 
 

@@ -22,7 +22,6 @@ from issuer.verify._errors import VerificationError
 __all__ = [
     "LEEWAY_SECONDS",
     "TYP_ACCESS",
-    "TYP_REFRESH",
     "LiveAccessToken",
     "access_claims",
     "bearer_token",
@@ -31,7 +30,6 @@ __all__ = [
 ]
 
 TYP_ACCESS = "at+jwt"  # RFC 9068 §2.1
-TYP_REFRESH = "rt+jwt"  # ours: never accepted where an access token is expected
 LEEWAY_SECONDS = 5
 
 

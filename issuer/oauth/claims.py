@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["access_token_claims", "refresh_token_claims"]
+__all__ = ["access_token_claims"]
 
 
 def access_token_claims(
@@ -44,28 +44,3 @@ def access_token_claims(
         # The refresh family, so that revoking it also ends its access tokens (RFC 7009 §2).
         claims["sid"] = sid
     return claims
-
-
-def refresh_token_claims(
-    *,
-    issuer: str,
-    subject: str,
-    client_id: str,
-    scope: str,
-    family_id: str,
-    jti: str,
-    iat: int,
-    exp: int,
-) -> dict[str, Any]:
-    """A refresh token is addressed to the issuer itself; the database says if it is good."""
-    return {
-        "iss": issuer,
-        "sub": subject,
-        "aud": issuer,
-        "exp": exp,
-        "iat": iat,
-        "jti": jti,
-        "sid": family_id,
-        "client_id": client_id,
-        "scope": scope,
-    }

@@ -1,4 +1,5 @@
-"""Claims → signed JWS through the key ring, with the client's alg and lifetimes."""
+"""Claims → signed JWS through the key ring, with the client's alg and lifetimes; and the
+opaque refresh tokens (`issuer.oauth.handles`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 from issuer.errors import TemporarilyUnavailable
 from issuer.keyring.holder import KeyRingHolder
 from issuer.keyring.ring import NoActiveKey
-from issuer.oauth.access import TYP_ACCESS, TYP_REFRESH
-from issuer.oauth.claims import access_token_claims, refresh_token_claims
+from issuer.oauth import handles
+from issuer.oauth.access import TYP_ACCESS
+from issuer.oauth.claims import access_token_claims
 from issuer.oauth.client_auth import ClientInfo
 from issuer.settings import Settings
 
@@ -31,11 +33,12 @@ class IssuedAccessToken:
 
 
 class Minter:
-    """Signs access and refresh tokens for a client."""
+    """Signs access tokens for a client, and makes its opaque refresh tokens."""
 
     def __init__(self, settings: Settings, keys: KeyRingHolder) -> None:
         self.settings = settings
         self._keys = keys
+        self._successor_key = handles.successor_key(keys.kek)
 
     def ensure_signer(self, client: ClientInfo) -> None:
         """Fail before any state changes if the client's alg has no active key."""
@@ -86,28 +89,13 @@ class Minter:
         token = self._sign(claims, typ=TYP_ACCESS, client=client)
         return IssuedAccessToken(token=token, jti=jti, expires_in=ttl, scope=scope)
 
-    def refresh_token(
-        self,
-        client: ClientInfo,
-        *,
-        subject: str,
-        family_id: str,
-        jti: str,
-        scope: str,
-        iat: int,
-        exp: int,
-    ) -> str:
-        claims = refresh_token_claims(
-            issuer=self.settings.url,
-            subject=subject,
-            client_id=client.client_id,
-            scope=scope,
-            family_id=family_id,
-            jti=jti,
-            iat=iat,
-            exp=exp,
-        )
-        return self._sign(claims, typ=TYP_REFRESH, client=client)
+    def new_refresh_token(self) -> str:
+        """A login's first refresh token: 256 random bits."""
+        return handles.new_refresh_token()
+
+    def successor_of(self, refresh_token: str) -> str:
+        """The token that replaces `refresh_token` when it is rotated, the same every time."""
+        return handles.successor(self._successor_key, refresh_token)
 
 
 def token_response(access: IssuedAccessToken, refresh_token: str | None = None) -> dict[str, Any]:

@@ -29,20 +29,18 @@ async def revoke_token(server: AuthorizationServer, client: ClientInfo, form: Fo
     if hint is not None and hint not in SUPPORTED_HINTS:
         raise UnsupportedTokenType(f"token_type_hint {hint[:32]!r} is not supported")
     now = server.clock()
-    found = recognise(token, server.ring(), issuer=server.settings.url, hint=hint)
-    # RFC 7009 §2.1: the server first validates that the token was issued to this client.
-    if found is None or found.str_claim("client_id") != client.client_id:
+    found = recognise(token, server.ring(), issuer=server.settings.url)
+    if found is None:
         return
-    jti = found.str_claim("jti")
     if found.kind == "refresh_token":
-        family_id = found.str_claim("sid")
-        if family_id is None:
-            return
         # An expired refresh token still ends its family: logging out with a stale token works.
         async with server.database.session() as session:
-            row = await families.family(session, family_id)
-            if row is None or row.client_id != client.client_id:
+            row = await families.find_token(session, found.digest)
+            # RFC 7009 §2.1: the server first validates that the token was issued to this
+            # client.
+            if row is None or row[1].client_id != client.client_id:
                 return
+            family_id = row[1].id
             if await families.revoke(session, family_id, reason="revoked", now=now):
                 audit.record(
                     session,
@@ -50,9 +48,13 @@ async def revoke_token(server: AuthorizationServer, client: ClientInfo, form: Fo
                     actor=f"client:{client.client_id}",
                     action="family.revoke",
                     subject=family_id,
-                    detail={"reason": "revoked", "jti": jti},
+                    detail={"reason": "revoked", "jti": found.digest},
                 )
         REVOCATIONS.labels(kind="refresh_token").inc()
+        return
+    # RFC 7009 §2.1: the server first validates that the token was issued to this client.
+    jti = found.str_claim("jti")
+    if found.str_claim("client_id") != client.client_id:
         return
     exp = found.int_claim("exp")
     if jti is None or exp is None or exp <= now.timestamp():

@@ -38,15 +38,17 @@ from issuer.store.database import Database, Statement, string_list
 from issuer.store.models import RefreshFamily, RefreshToken, Timestamp, User
 
 __all__ = [
+    "Granted",
+    "LiveRefreshToken",
     "Refusal",
     "Refused",
     "Rotated",
-    "family",
     "find_token",
+    "granted",
     "live_family",
+    "live_refresh_token",
     "live_token",
     "purge_expired",
-    "refresh_token_is_live",
     "revoke",
     "revoke_for_user",
     "rotate",
@@ -176,12 +178,22 @@ def _login_on_postgres() -> Statement:
 ROTATE = _rotate_on_postgres()
 START_LOGIN = _login_on_postgres()
 # Introspection of a refresh token: one round trip on both databases.
-REFRESH_TOKEN_LIVE = Statement.of(
+LIVE_REFRESH_TOKEN = Statement.of(
     select(
-        exists()
-        .where(RefreshToken.jti == _PRESENTED, live_token(_NOW, client_id=_CLIENT))
-        .label("live")
+        RefreshToken.family_id,
+        RefreshToken.scope,
+        RefreshToken.issued_at,
+        RefreshToken.expires_at,
+        RefreshFamily.user_id,
     )
+    .join(RefreshFamily, RefreshFamily.id == RefreshToken.family_id)
+    .where(RefreshToken.jti == _PRESENTED, live_token(_NOW, client_id=_CLIENT))
+)
+# What a refresh token was granted (a refresh that narrows the scope or names an audience).
+GRANTED = Statement.of(
+    select(RefreshFamily.client_id, RefreshToken.scope, RefreshFamily.audience)
+    .join(RefreshFamily, RefreshFamily.id == RefreshToken.family_id)
+    .where(RefreshToken.jti == _PRESENTED)
 )
 
 
@@ -385,12 +397,44 @@ async def settle_failed_rotation(
     return Refused(Refusal.REUSED, family.id)
 
 
-async def refresh_token_is_live(
+@dataclass(frozen=True, slots=True)
+class LiveRefreshToken:
+    family_id: str
+    user_id: str
+    scope: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+async def live_refresh_token(
     database: Database, jti: str, *, client_id: str, now: datetime
-) -> bool:
-    """Is `jti` a live refresh token of `client_id` (introspection), in one round trip."""
-    row = await database.fetch_one(REFRESH_TOKEN_LIVE, presented=jti, client=client_id, now=now)
-    return row is not None and bool(row["live"])
+) -> LiveRefreshToken | None:
+    """`jti` if it is a live refresh token of `client_id` (introspection), in one round trip."""
+    row = await database.fetch_one(LIVE_REFRESH_TOKEN, presented=jti, client=client_id, now=now)
+    if row is None:
+        return None
+    return LiveRefreshToken(
+        family_id=row["family_id"],
+        user_id=row["user_id"],
+        scope=row["scope"],
+        issued_at=row["issued_at"],
+        expires_at=row["expires_at"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    client_id: str
+    scope: str
+    audience: str
+
+
+async def granted(database: Database, jti: str) -> Granted | None:
+    """The client, scope and audience a refresh token was issued with, live or not."""
+    row = await database.fetch_one(GRANTED, presented=jti)
+    if row is None:
+        return None
+    return Granted(client_id=row["client_id"], scope=row["scope"], audience=row["audience"])
 
 
 async def find_token(session: AsyncSession, jti: str) -> tuple[RefreshToken, RefreshFamily] | None:
@@ -401,10 +445,6 @@ async def find_token(session: AsyncSession, jti: str) -> tuple[RefreshToken, Ref
     )
     row = (await session.execute(query)).first()
     return None if row is None else (row[0], row[1])
-
-
-async def family(session: AsyncSession, family_id: str) -> RefreshFamily | None:
-    return await session.get(RefreshFamily, family_id)
 
 
 async def revoke(session: AsyncSession, family_id: str, *, reason: str, now: datetime) -> bool:

@@ -161,7 +161,9 @@ class RefreshFamily(Base):
 
 
 class RefreshToken(Base):
-    """A refresh token of a family, known by its jti; consumed once (`used_at`)."""
+    """A refresh token of a family, consumed once (`used_at`). The token is an opaque handle
+    the issuer never stores: `jti` is its SHA-256 digest (hex), `successor_jti` the digest of
+    the token that replaced it (`issuer.oauth.handles`)."""
 
     __tablename__ = "refresh_tokens"
 
@@ -173,7 +175,8 @@ class RefreshToken(Base):
     issued_at: Mapped[datetime] = mapped_column(Timestamp)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     used_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
-    # The single successor issued when this token was consumed (grace-period replays).
+    # The single successor issued when this token was consumed (grace-period replays derive
+    # the same token again from the presented one; only its digest is here).
     successor_jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 

@@ -63,10 +63,9 @@ async def set_state(
 
 
 async def longest_client_ttl(session: AsyncSession) -> int:
-    """The longest per-client access or refresh token lifetime override, 0 if none."""
-    query = select(func.max(Client.access_token_ttl), func.max(Client.refresh_token_ttl))
-    access, refresh = (await session.execute(query)).one()
-    return max(access or 0, refresh or 0)
+    """The longest per-client access-token lifetime override, 0 if none (what a retired key
+    signed; refresh tokens are opaque)."""
+    return await session.scalar(select(func.max(Client.access_token_ttl))) or 0
 
 
 async def delete_unpublished_retired(session: AsyncSession, now: datetime) -> list[str]:

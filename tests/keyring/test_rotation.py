@@ -70,7 +70,9 @@ async def test_rotation_waits_until_the_next_key_was_published_long_enough(
         retired = await signing_keys.by_kid(session, before["active"][0])
         actions = {(e.action, e.subject) for e in await audit.recent(session)}
     assert retired is not None and retired.unpublish_after is not None
-    longest = timedelta(seconds=max(settings.access_token_ttl, settings.refresh_token_ttl))
+    # Keys sign access tokens only: the refresh lifetime (opaque tokens) plays no part.
+    longest = timedelta(seconds=settings.access_token_ttl)
+    assert settings.refresh_token_ttl > settings.access_token_ttl
     assert retired.unpublish_after == keyed() + longest + UNPUBLISH_MARGIN
     assert {
         ("key.retire", done.retired),
@@ -102,7 +104,9 @@ async def test_a_client_with_a_longer_token_lifetime_keeps_retired_keys_publishe
     database: Database, settings: Settings, keyed: ManualClock
 ) -> None:
     async with database.session() as session:
-        session.add(Client(client_id="long", created_at=keyed(), refresh_token_ttl=10**8))
+        # A longer refresh lifetime changes nothing (opaque); a longer access lifetime does.
+        session.add(Client(client_id="long", created_at=keyed(), refresh_token_ttl=10**9))
+        session.add(Client(client_id="slow", created_at=keyed(), access_token_ttl=10**8))
     result = await rotate(
         database,
         settings=settings,

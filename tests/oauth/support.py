@@ -23,6 +23,7 @@ from issuer.accounts.clients import create_client
 from issuer.accounts.users import create_user
 from issuer.app import create_app
 from issuer.clock import Clock, utcnow
+from issuer.oauth import handles
 from issuer.runtime import Runtime
 from issuer.settings import Settings
 from issuer.store import families, users
@@ -222,7 +223,24 @@ async def add_refresh_token(
     await session.flush()
 
 
+async def stored_family(session: AsyncSession, family_id: str) -> RefreshFamily | None:
+    """A family's row as stored, to check how it ended."""
+    return await session.get(RefreshFamily, family_id)
+
+
 async def family_is_live(session: AsyncSession, family_id: str, *, now: datetime) -> bool:
     """Whether the store's own rule (`families.live_family`) holds for this family now."""
     query = select(exists().where(RefreshFamily.id == family_id, families.live_family(now)))
     return bool(await session.scalar(query))
+
+
+async def stored_refresh_token(
+    database: Database, token: str
+) -> tuple[RefreshToken, RefreshFamily]:
+    """The stored row of one of our opaque refresh tokens (by its digest) and its family."""
+    digest = handles.parse(token)
+    assert digest is not None, token
+    async with database.session() as session:
+        found = await families.find_token(session, digest)
+    assert found is not None
+    return found

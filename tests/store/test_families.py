@@ -5,7 +5,7 @@ from issuer.accounts.clients import create_client
 from issuer.accounts.users import create_user
 from issuer.store import denylist, families, users
 from issuer.store.database import Database
-from tests.oauth.support import family_is_live
+from tests.oauth.support import family_is_live, stored_family
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=1)
@@ -84,14 +84,20 @@ async def test_no_rotation_in_a_revoked_or_expired_family(database: Database) ->
 
 async def test_a_disabled_users_family_and_tokens_are_not_live(database: Database) -> None:
     user_id = await a_family(database)
-    assert await families.refresh_token_is_live(database, "t1", client_id="app", now=NOW)
-    assert not await families.refresh_token_is_live(database, "t1", client_id="other", now=NOW)
+    live = await families.live_refresh_token(database, "t1", client_id="app", now=NOW)
+    assert live is not None and (live.family_id, live.user_id, live.scope) == (
+        "fam",
+        user_id,
+        "a b",
+    )
+    assert live.issued_at == NOW and live.expires_at == LATER
+    assert not await families.live_refresh_token(database, "t1", client_id="other", now=NOW)
     async with database.session() as session:
         assert await family_is_live(session, "fam", now=NOW)
         await users.set_disabled(session, user_id, True)
     async with database.session() as session:
         assert not await family_is_live(session, "fam", now=NOW)
-    assert not await families.refresh_token_is_live(database, "t1", client_id="app", now=NOW)
+    assert not await families.live_refresh_token(database, "t1", client_id="app", now=NOW)
 
 
 async def test_settling_a_reuse_commits_the_revocation_and_its_audit(database: Database) -> None:
@@ -102,7 +108,7 @@ async def test_settling_a_reuse_commits_the_revocation_and_its_audit(database: D
     )
     assert outcome == families.Refused(families.Refusal.REUSED, "fam")
     async with database.session() as session:
-        row = await families.family(session, "fam")
+        row = await stored_family(session, "fam")
     assert row is not None and row.revoked_reason == "reuse"
 
 

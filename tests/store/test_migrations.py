@@ -6,6 +6,7 @@ from sqlalchemy import inspect, text
 from issuer.store.database import Database
 from issuer.store.migrate import alembic_config, upgrade
 from issuer.store.models import Base
+from tests.oauth.support import stored_family
 
 
 async def test_migrate_is_idempotent_and_creates_every_table(database_url: str) -> None:
@@ -56,7 +57,7 @@ async def test_0002_gives_the_refresh_columns_server_defaults_and_keeps_the_rows
         async with database.engine.begin() as connection:
             for row in ROWS:
                 await connection.execute(text(row))
-        await asyncio.to_thread(command.upgrade, config, "head")
+        await asyncio.to_thread(command.upgrade, config, "0002")
         async with database.engine.begin() as connection:
             for row in WITHOUT_DEFAULTS:
                 await connection.execute(text(row))
@@ -68,6 +69,34 @@ async def test_0002_gives_the_refresh_columns_server_defaults_and_keeps_the_rows
                 text("SELECT jti, scope, successor_jti FROM refresh_tokens ORDER BY jti")
             )
             assert [tuple(r) for r in tokens] == [("t1", "a", "t2"), ("t2", "", None)]
+    finally:
+        await database.dispose()
+        await asyncio.to_thread(command.upgrade, config, "head")
+
+
+async def test_0003_ends_the_sessions_of_jws_refresh_tokens(database_url: str) -> None:
+    config = alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, config, "0002")
+    database = Database(database_url)
+    try:
+        async with database.engine.begin() as connection:
+            for row in ROWS:
+                await connection.execute(text(row))
+            await connection.execute(
+                text(
+                    "INSERT INTO refresh_families (id, user_id, client_id, created_at, "
+                    "expires_at, revoked_at, revoked_reason) VALUES ('f0', 'u1', 'app', "
+                    "'2026-11-23', '2026-11-24', '2026-11-23', 'logout')"
+                )
+            )
+        await asyncio.to_thread(command.upgrade, config, "head")
+        async with database.session() as session:
+            left = await session.execute(text("SELECT count(*) FROM refresh_tokens"))
+            assert left.scalar_one() == 0
+            f0, f1 = await stored_family(session, "f0"), await stored_family(session, "f1")
+        assert f0 is not None and f0.revoked_reason == "logout"  # the first reason stays
+        assert f1 is not None and f1.revoked_reason == "token_format"
+        assert f1.revoked_at is not None and f1.revoked_at > f1.created_at
     finally:
         await database.dispose()
         await asyncio.to_thread(command.upgrade, config, "head")

@@ -39,7 +39,7 @@ def test_rotate_is_one_statement_of_data_modifying_ctes_with_numbered_parameters
 
 
 def test_every_core_statement_is_compiled_once_with_its_names() -> None:
-    for statement in (families.START_LOGIN, families.REFRESH_TOKEN_LIVE):
+    for statement in (families.START_LOGIN, families.LIVE_REFRESH_TOKEN, families.GRANTED):
         numbers = {int(n) for n in re.findall(r"\$(\d+)", statement.positional)}
         assert numbers == set(range(1, len(statement.names) + 1))
     assert token_state.ACCESS_TOKEN_STATE.names == ("jti", "sid", "now", "sub")
@@ -115,7 +115,7 @@ async def test_rotate_changes_nothing_when_it_may_not(database: Database, case: 
 
 async def test_start_login_stores_the_family_and_its_first_token(database: Database) -> None:
     sub = await a_family(database)
-    assert await families.refresh_token_is_live(database, "t1", client_id="app", now=NOW)
+    assert await families.live_refresh_token(database, "t1", client_id="app", now=NOW)
     await families.start_login(
         database,
         family_id="fam2",

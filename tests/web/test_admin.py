@@ -11,10 +11,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from issuer.runtime import Runtime
-from issuer.store import clients, denylist, families
+from issuer.store import clients, denylist
 from issuer.store.database import Database
 from issuer.store.models import Client as ClientRow
-from tests.oauth.support import family_is_live, store_family
+from tests.oauth.support import family_is_live, store_family, stored_family
 from tests.web.conftest import MintToken
 
 Client = AsyncTestClient[Litestar]
@@ -242,7 +242,7 @@ async def test_disable_revokes_families_and_is_audited(
 
     async with database.session() as session:
         for family_id in family_ids:
-            row = await families.family(session, family_id)
+            row = await stored_family(session, family_id)
             assert row is not None and row.revoked_reason == "user_disabled"
     assert (await client.get("/admin/keys", headers=bearer(user_token))).status_code == 401
 
@@ -255,7 +255,7 @@ async def test_disable_revokes_families_and_is_audited(
     enabled = await client.post(f"/admin/users/{user_id}/enable", headers=admin_headers)
     assert enabled.status_code == 200 and enabled.json()["disabled"] is False
     async with database.session() as session:
-        row = await families.family(session, family_ids[0])
+        row = await stored_family(session, family_ids[0])
         assert row is not None and row.revoked_at is not None  # enabling revives nothing
 
 
@@ -275,7 +275,7 @@ async def test_revoke_sessions_counts_live_families(
 
     async with database.session() as session:
         for family_id in mine:
-            row = await families.family(session, family_id)
+            row = await stored_family(session, family_id)
             assert row is not None and row.revoked_reason == "logout_all"
         assert await family_is_live(session, theirs, now=runtime.clock())
     events = (await client.get("/admin/audit", headers=admin_headers)).json()

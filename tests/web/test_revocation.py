@@ -28,7 +28,7 @@ async def test_revoking_a_refresh_token_ends_the_family_and_its_access_tokens(
     response = await post_form(client, "/oauth/revoke", data, auth=("web", secret))
     assert response.status_code == 200 and response.content == b""
     assert response.headers["cache-control"] == "no-store"
-    sid = runtime.keys.ring.verify(tokens["refresh_token"], typ="rt+jwt")["sid"]
+    sid = runtime.keys.ring.verify(tokens["access_token"], typ="at+jwt")["sid"]
     async with database.session() as session:
         assert not await family_is_live(session, sid, now=runtime.clock())
     assert (await refresh(client, secret, tokens["refresh_token"])).status_code == 400

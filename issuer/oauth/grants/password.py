@@ -13,8 +13,9 @@ from typing import Any
 from issuer.accounts.passwords import hash_password, verify_password
 from issuer.errors import InvalidGrant, InvalidRequest, SlowDown, UnauthorizedClient
 from issuer.metrics import LOGIN_FAILURES, TOKENS_ISSUED
+from issuer.oauth import handles
 from issuer.oauth.grants.base import Grant, TokenRequest, resolve_audience, resolve_scope
-from issuer.oauth.minting import new_jti, token_response
+from issuer.oauth.minting import token_response
 from issuer.store import families, users
 
 __all__ = ["PasswordGrant"]
@@ -40,7 +41,7 @@ class PasswordGrant(Grant):
         user = await self.authenticate_user(email, password, request)
 
         now = request.now
-        family_id, jti = str(uuid.uuid4()), new_jti()
+        family_id, refresh = str(uuid.uuid4()), self.server.minter.new_refresh_token()
         iat = int(now.timestamp())
         family_expires = iat + self.server.settings.family_lifetime
         refresh_exp = min(iat + self.server.minter.refresh_ttl(client), family_expires)
@@ -53,7 +54,7 @@ class PasswordGrant(Grant):
             audience=audience,
             now=now,
             family_expires_at=now + timedelta(seconds=self.server.settings.family_lifetime),
-            jti=jti,
+            jti=handles.digest(refresh),
             expires_at=datetime.fromtimestamp(refresh_exp, UTC),
         )
         minter = self.server.minter
@@ -65,15 +66,6 @@ class PasswordGrant(Grant):
             now=iat,
             roles=user.roles,
             sid=family_id,
-        )
-        refresh = minter.refresh_token(
-            client,
-            subject=user.id,
-            family_id=family_id,
-            jti=jti,
-            scope=scope,
-            iat=iat,
-            exp=refresh_exp,
         )
         TOKENS_ISSUED.labels(grant_type=self.GRANT_TYPE).inc()
         return token_response(access, refresh)

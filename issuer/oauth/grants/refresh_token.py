@@ -1,7 +1,9 @@
 """RFC 6749 §6 refresh with rotation and reuse detection (RFC 9700 §4.14.2).
 
-Named steps, as oidc-provider's refresh_token action: verify the token → check the client →
-check the scope → rotate (atomic consume + successor; one statement on Postgres) → or, when
+The refresh token is an opaque handle (`issuer.oauth.handles`): no signature to check, the
+store knows it by its digest. Named steps, as oidc-provider's refresh_token action: read the
+token → check a narrowed scope or audience (a read only when one is asked for) → rotate
+(atomic consume + successor, for this client only; one statement on Postgres) → or, when
 the consume fails, let the store settle why (`families.settle_failed_rotation`): a
 grace-period replay gets the same successor back; reuse revokes the family in a transaction
 committed before `invalid_grant` is raised (fosite).
@@ -15,73 +17,67 @@ from typing import Any
 
 from issuer.errors import InvalidGrant, InvalidScope, InvalidTarget
 from issuer.metrics import REFRESH_REUSE, REVOCATIONS, TOKENS_ISSUED
-from issuer.oauth.access import TYP_REFRESH
-from issuer.oauth.client_auth import ClientInfo
+from issuer.oauth import handles
 from issuer.oauth.grants.base import Grant, TokenRequest, resolve_audience, scope_tokens
-from issuer.oauth.minting import new_jti, token_response
+from issuer.oauth.minting import token_response
 from issuer.store import families
 from issuer.store.families import Refusal, Rotated
-from issuer.verify._errors import VerificationError
 
 __all__ = ["PresentedToken", "RefreshTokenGrant"]
 
 
 @dataclass(frozen=True, slots=True)
 class PresentedToken:
-    """The verified claims of the refresh token in the request."""
+    """The refresh token in the request, and the digest the store knows it by."""
 
-    jti: str
-    family_id: str
-    client_id: str
-    scope: str
+    token: str
+    digest: str
 
 
 class RefreshTokenGrant(Grant):
     GRANT_TYPE = "refresh_token"
 
     async def create_token_response(self, request: TokenRequest) -> dict[str, Any]:
-        presented = self.verify_refresh_token(request)
-        self.check_client(presented, request.client)
-        access_scope = self.check_scope(presented, request)
-        await self.check_audience(presented, request)
+        presented = self.read_refresh_token(request)
+        await self.check_narrowing(presented, request)
         self.server.minter.ensure_signer(request.client)
-        successor = await self.rotate(presented, request)
+        token = self.server.minter.successor_of(presented.token)
+        successor = await self.rotate(presented, handles.digest(token), request)
         if successor is None:
             successor = await self.explain_failed_consume(presented, request)
-        return self.respond(successor, access_scope, request)
+        return self.respond(successor, token, request)
 
-    def verify_refresh_token(self, request: TokenRequest) -> PresentedToken:
-        """Our signature, typ rt+jwt, iss, aud = the issuer, exp; anything else is unknown."""
+    def read_refresh_token(self, request: TokenRequest) -> PresentedToken:
+        """One of our opaque handles by its form; the database says whether it is good."""
         token = request.form.require("refresh_token")
-        issuer = self.server.settings.url
-        try:
-            payload = self.server.ring().verify(token, typ=TYP_REFRESH)
-        except VerificationError as exc:
-            raise InvalidGrant("the refresh token is invalid", debug=exc.reason.value) from None
-        exp = payload.get("exp")
-        fields = [payload.get(name) for name in ("jti", "sid", "client_id", "scope")]
-        if (
-            payload.get("iss") != issuer
-            or payload.get("aud") != issuer
-            or not all(isinstance(value, str) for value in fields)
-            or isinstance(exp, bool)
-            or not isinstance(exp, int)
-        ):
-            raise InvalidGrant("the refresh token is invalid", debug="claims")
-        if request.now.timestamp() >= exp:
-            raise InvalidGrant("the refresh token has expired")
-        jti, sid, client_id, scope = (str(value) for value in fields)
-        return PresentedToken(jti=jti, family_id=sid, client_id=client_id, scope=scope)
+        digest = handles.parse(token)
+        if digest is None:
+            raise InvalidGrant("the refresh token is invalid", debug="not a refresh token")
+        return PresentedToken(token=token, digest=digest)
 
-    def check_client(self, presented: PresentedToken, client: ClientInfo) -> None:
+    async def check_narrowing(self, presented: PresentedToken, request: TokenRequest) -> None:
+        """A request that names a scope or an audience is checked against the stored grant
+        before anything changes: one read, and only then (the common case costs nothing)."""
+        names = request.form.names()
+        wants_scope = bool(scope_tokens(request.form.get("scope")))
+        if not wants_scope and "audience" not in names and "resource" not in names:
+            return
+        granted = await families.granted(self.server.database, presented.digest)
+        if granted is None:
+            return  # unknown: the rotation refuses it, and says why
         # RFC 6749 §6: the authorization server MUST verify that the refresh token was issued
         # to the authenticated client.
-        if presented.client_id != client.client_id:
+        if granted.client_id != request.client.client_id:
             raise InvalidGrant("the refresh token was issued to another client")
+        if wants_scope:
+            self.access_scope(granted.scope, request)  # raises invalid_scope
+        if "audience" in names or "resource" in names:
+            if resolve_audience(request.form, request.client) != granted.audience:
+                raise InvalidTarget("a refresh keeps the audience of the login")
 
-    def check_scope(self, presented: PresentedToken, request: TokenRequest) -> str:
+    def access_scope(self, granted_scope: str, request: TokenRequest) -> str:
         """The access token's scope: the original grant's, or a narrower one."""
-        granted = scope_tokens(presented.scope)
+        granted = scope_tokens(granted_scope)
         current = [token for token in granted if token in request.client.scopes]
         wanted = scope_tokens(request.form.get("scope"))
         if not wanted:
@@ -92,25 +88,16 @@ class RefreshTokenGrant(Grant):
             raise InvalidScope(f"scope not granted: {' '.join(refused)}")
         return " ".join(wanted)
 
-    async def check_audience(self, presented: PresentedToken, request: TokenRequest) -> None:
-        """A refresh keeps the login's audience; naming another is invalid_target (RFC 8707)."""
-        names = request.form.names()
-        if "audience" not in names and "resource" not in names:
-            return  # the common case costs no round trip
-        target = resolve_audience(request.form, request.client)
-        async with self.server.database.session() as session:
-            family = await families.family(session, presented.family_id)
-        if family is not None and target != family.audience:
-            raise InvalidTarget("a refresh keeps the audience of the login")
-
-    async def rotate(self, presented: PresentedToken, request: TokenRequest) -> Rotated | None:
+    async def rotate(
+        self, presented: PresentedToken, successor_digest: str, request: TokenRequest
+    ) -> Rotated | None:
         """Consume the token and store its successor atomically (one round trip on Postgres)."""
         iat = int(request.now.timestamp())
         return await families.rotate(
             self.server.database,
-            presented.jti,
+            presented.digest,
             client_id=request.client.client_id,
-            successor_jti=new_jti(),
+            successor_jti=successor_digest,
             now=request.now,
             expires_at=datetime.fromtimestamp(
                 iat + self.server.minter.refresh_ttl(request.client), UTC
@@ -123,7 +110,7 @@ class RefreshTokenGrant(Grant):
         """Why the consume failed. Reuse is revoked and committed *before* the error."""
         outcome = await families.settle_failed_rotation(
             self.server.database,
-            presented.jti,
+            presented.digest,
             client_id=request.client.client_id,
             now=request.now,
             grace=timedelta(seconds=self.server.settings.refresh_grace_seconds),
@@ -155,10 +142,11 @@ class RefreshTokenGrant(Grant):
                     debug=f"reuse in family {outcome.family_id}",
                 )
 
-    def respond(self, successor: Rotated, scope: str, request: TokenRequest) -> dict[str, Any]:
-        minter, client = self.server.minter, request.client
-        access = minter.access_token(
-            client,
+    def respond(self, successor: Rotated, token: str, request: TokenRequest) -> dict[str, Any]:
+        """The access token, and `token`: the successor, derived again on a grace replay."""
+        scope = self.access_scope(successor.scope, request)
+        access = self.server.minter.access_token(
+            request.client,
             subject=successor.user_id,
             audience=successor.audience,
             scope=scope,
@@ -166,15 +154,5 @@ class RefreshTokenGrant(Grant):
             roles=successor.roles,
             sid=successor.family_id,
         )
-        # Derived from stored values only, so a grace-period replay re-signs the same token.
-        refresh = minter.refresh_token(
-            client,
-            subject=successor.user_id,
-            family_id=successor.family_id,
-            jti=successor.jti,
-            scope=successor.scope,
-            iat=int(successor.issued_at.timestamp()),
-            exp=int(successor.expires_at.timestamp()),
-        )
         TOKENS_ISSUED.labels(grant_type=self.GRANT_TYPE).inc()
-        return token_response(access, refresh)
+        return token_response(access, token)
