@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from issuer.jose.errors import VerificationError
 from issuer.keyring.ring import KeyRing
 from issuer.oauth.access import TYP_ACCESS, TYP_REFRESH
-from issuer.verify._errors import VerificationError
 
 __all__ = ["OwnToken", "recognise"]
 

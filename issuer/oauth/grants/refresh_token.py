@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from issuer.errors import InvalidGrant, InvalidScope, InvalidTarget
+from issuer.jose.errors import VerificationError
 from issuer.metrics import REFRESH_REUSE, REVOCATIONS, TOKENS_ISSUED
 from issuer.oauth.access import TYP_REFRESH
 from issuer.oauth.client_auth import ClientInfo
@@ -21,7 +22,6 @@ from issuer.oauth.minting import new_jti, token_response
 from issuer.store import audit, families, users
 from issuer.store.families import Rotated
 from issuer.store.models import RefreshFamily, RefreshToken
-from issuer.verify._errors import VerificationError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

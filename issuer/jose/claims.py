@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ._errors import Reason, VerificationError
+from .errors import Reason, VerificationError
 
 __all__ = ["AccessTokenClaims", "validate_claims"]
 
