@@ -16,6 +16,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
+from issuer.jose.algs import SIGNING_ALGS
 from issuer.settings import ConfigError, Settings
 
 __all__ = ["main"]
@@ -386,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_client.add_argument("--audience", action="append", default=[])
     create_client.add_argument("--scope", action="append", default=[])
     create_client.add_argument("--public", action="store_true")
-    create_client.add_argument("--alg", choices=["RS256", "EdDSA"])
+    create_client.add_argument("--alg", choices=SIGNING_ALGS)
     create_client.add_argument("--access-token-ttl", type=int)
     create_client.add_argument("--refresh-token-ttl", type=int)
     create_client.add_argument("--json", action="store_true")
@@ -401,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     rotate_keys = keys.add_parser(
         "rotate", help="next → active → retired, new next (every configured alg by default)"
     )
-    rotate_keys.add_argument("--alg", choices=["RS256", "EdDSA"])
+    rotate_keys.add_argument("--alg", choices=SIGNING_ALGS)
     rotate_keys.add_argument(
         "--force",
         action="store_true",

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from issuer.jose.algs import ALGS, SIGNING_ALGS
+
 __all__ = ["ConfigError", "Settings"]
 
-SIGNING_ALGS = ("RS256", "EdDSA")
+# RFC 9864 §2: the header names an Ed25519 key may sign under.
+_EDDSA_NAMES = ALGS["EdDSA"].names
 
 
 class ConfigError(ValueError):
@@ -130,10 +133,14 @@ class Settings:
         env = os.environ if env is None else env
         default_alg = env.get("ISSUER_DEFAULT_ALG") or "RS256"
         if default_alg not in SIGNING_ALGS:
-            raise ConfigError(f"ISSUER_DEFAULT_ALG must be RS256 or EdDSA, got {default_alg!r}")
+            raise ConfigError(
+                f"ISSUER_DEFAULT_ALG must be {' or '.join(SIGNING_ALGS)}, got {default_alg!r}"
+            )
         eddsa = env.get("ISSUER_EDDSA_JWS_ALG") or "EdDSA"
-        if eddsa not in ("EdDSA", "Ed25519"):
-            raise ConfigError(f"ISSUER_EDDSA_JWS_ALG must be EdDSA or Ed25519, got {eddsa!r}")
+        if eddsa not in _EDDSA_NAMES:
+            raise ConfigError(
+                f"ISSUER_EDDSA_JWS_ALG must be {' or '.join(_EDDSA_NAMES)}, got {eddsa!r}"
+            )
         rsa_bits = _int(env, "ISSUER_RSA_KEY_SIZE", 2048, minimum=2048)
         if rsa_bits not in (2048, 3072, 4096):
             raise ConfigError(f"ISSUER_RSA_KEY_SIZE must be 2048, 3072 or 4096, got {rsa_bits}")

@@ -11,13 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.accounts.secrets import generate_secret, secret_digest
 from issuer.accounts.users import AccountError, AccountExists
+from issuer.jose.algs import SIGNING_ALGS
 from issuer.oauth.grants import GRANT_TYPES
 from issuer.store import audit, clients
 from issuer.store.models import Client
 
 __all__ = ["NewClient", "create_client"]
 
-SIGNING_ALGS = ("RS256", "EdDSA")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
@@ -70,7 +70,7 @@ async def create_client(
         if not _SCOPE.match(scope):
             raise AccountError(f"not a scope token: {scope!r}")
     if alg is not None and alg not in SIGNING_ALGS:
-        raise AccountError(f"alg must be RS256 or EdDSA, got {alg!r}")
+        raise AccountError(f"alg must be {' or '.join(SIGNING_ALGS)}, got {alg!r}")
     for ttl in (access_token_ttl, refresh_token_ttl):
         if ttl is not None and ttl < 1:
             raise AccountError("token lifetimes must be positive")

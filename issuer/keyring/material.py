@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc.jwk import OKPKey, RSAKey
 
+from issuer.jose.algs import ALGS
+
 __all__ = [
-    "KEY_TYPES",
     "KeyDecryptionError",
     "KeyMaterial",
     "decrypt_private_key",
@@ -24,8 +25,6 @@ __all__ = [
 
 JoseKey = RSAKey | OKPKey
 
-# The key type is fixed by our alg, never by a token's header.
-KEY_TYPES = {"RS256": "RSA", "EdDSA": "OKP"}
 _NONCE_BYTES = 12
 _BLOB_VERSION = b"\x01"
 
@@ -51,13 +50,20 @@ class KeyMaterial:
         return jwk
 
 
+def _key_type(alg: str) -> tuple[str, str | None] | None:
+    # The key type is fixed by our alg, never by a token's header.
+    spec = ALGS.get(alg)
+    return None if spec is None else (spec.kty, spec.crv)
+
+
 def generate(alg: str, *, rsa_bits: int = 2048) -> KeyMaterial:
     key: JoseKey
-    if alg == "RS256":
+    key_type = _key_type(alg)
+    if key_type == ("RSA", None):
         if rsa_bits < 2048:
             raise ValueError("RSA keys are at least 2048 bits")
         key = RSAKey.import_key(rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits))
-    elif alg == "EdDSA":
+    elif key_type == ("OKP", "Ed25519"):
         key = OKPKey.import_key(ed25519.Ed25519PrivateKey.generate())
     else:
         raise ValueError(f"unsupported signing alg {alg!r}")
@@ -67,9 +73,10 @@ def generate(alg: str, *, rsa_bits: int = 2048) -> KeyMaterial:
 def load(alg: str, private_der: bytes) -> KeyMaterial:
     private = serialization.load_der_private_key(private_der, password=None)
     key: JoseKey
-    if alg == "RS256" and isinstance(private, rsa.RSAPrivateKey):
+    key_type = _key_type(alg)
+    if key_type == ("RSA", None) and isinstance(private, rsa.RSAPrivateKey):
         key = RSAKey.import_key(private)
-    elif alg == "EdDSA" and isinstance(private, ed25519.Ed25519PrivateKey):
+    elif key_type == ("OKP", "Ed25519") and isinstance(private, ed25519.Ed25519PrivateKey):
         key = OKPKey.import_key(private)
     else:
         raise KeyDecryptionError(f"stored key is not a {alg} key")

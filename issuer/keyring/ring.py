@@ -2,8 +2,9 @@
 
 A process holds one `KeyRing` at a time and swaps it whole when the database changes, so a
 request never sees half a rotation. Signing uses the one active key per alg; verification
-(refresh tokens, introspection, userinfo) goes through `issuer.verify`'s strict parser, and
-the key type comes from our own key, never from the token's header.
+(refresh tokens, introspection, userinfo) goes through `issuer.jose`'s strict parser, the
+one `issuer.verify` uses downstream, and the key type comes from our own key, never from
+the token's header.
 """
 
 from __future__ import annotations
@@ -20,15 +21,14 @@ import msgspec
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from issuer.jose.algs import JWS_ALGS, with_aliases
+from issuer.jose.errors import Reason, VerificationError
+from issuer.jose.jws import parse, verify_signature
+from issuer.jose.keys import VerificationKey
 from issuer.keyring.material import KeyMaterial
 from issuer.keyring.states import KeyState
-from issuer.verify._errors import Reason, VerificationError
-from issuer.verify._jws import REGISTRIES, parse, verify_signature
-from issuer.verify._keys import VerificationKey
 
 __all__ = ["KeyRing", "NoActiveKey", "RingKey"]
-
-EDDSA_NAMES = frozenset({"EdDSA", "Ed25519"})
 
 
 class NoActiveKey(LookupError):
@@ -54,7 +54,7 @@ class RingKey:
     def __post_init__(self) -> None:
         object.__setattr__(self, "state", KeyState(self.state))
         jwk = self.material.public_jwk(self.jws_alg)
-        algorithms = EDDSA_NAMES if self.material.alg == "EdDSA" else frozenset({"RS256"})
+        algorithms = with_aliases((self.material.alg,))
         object.__setattr__(self, "public_jwk", jwk)
         object.__setattr__(
             self,
@@ -150,7 +150,7 @@ class KeyRing:
         Returns the payload; claim checks (exp, aud, …) are the caller's. Raises
         `VerificationError` with a machine-readable reason.
         """
-        parsed = parse(token, REGISTRIES.keys(), types=(typ,))
+        parsed = parse(token, JWS_ALGS, types=(typ,))
         key = self._verifiers.get(parsed.kid)
         if key is None:
             raise VerificationError(Reason.UNKNOWN_KID, parsed.kid)

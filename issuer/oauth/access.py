@@ -1,8 +1,8 @@
 """Checking the issuer's own access tokens (userinfo, admin API, introspection).
 
-The same strict checks as downstream verifiers (`issuer.verify`: pinned algs, typ at+jwt,
-iss/aud/exp/nbf/iat), plus what only the issuer knows: the deny-list and whether the
-token's refresh family (`sid`) is still live (RFC 7009 §2).
+The same strict checks as downstream verifiers (`issuer.jose`, the core `issuer.verify`
+shares: pinned algs, typ at+jwt, iss/aud/exp/nbf/iat), plus what only the issuer knows:
+the deny-list and whether the token's refresh family (`sid`) is still live (RFC 7009 §2).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from issuer.errors import InvalidToken
+from issuer.jose.claims import AccessTokenClaims, validate_claims
+from issuer.jose.errors import VerificationError
 from issuer.keyring.ring import KeyRing
 from issuer.store.database import Database
 from issuer.store.token_state import AccessTokenState, access_token_state
-from issuer.verify._claims import AccessTokenClaims, validate_claims
-from issuer.verify._errors import VerificationError
 
 __all__ = [
     "LEEWAY_SECONDS",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from issuer.jose.errors import VerificationError
 from issuer.keyring.ring import KeyRing
 from issuer.oauth import handles
 from issuer.oauth.access import TYP_ACCESS
-from issuer.verify._errors import VerificationError
 
 __all__ = ["OwnToken", "recognise"]
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from ._errors import Reason, VerificationError
+from issuer.jose.errors import Reason, VerificationError
+from issuer.jose.keys import VerificationKey, parse_jwks
+
 from ._http import discovery_url, freshness, jwks_document, jwks_uri_from
-from ._keys import VerificationKey, parse_jwks
 
 __all__ = ["CachePolicy", "KeyCache", "StaticKeys"]
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._errors import Reason, VerificationError
+from issuer.jose.errors import Reason, VerificationError
 
 __all__ = ["discovery_url", "freshness", "jwks_document", "jwks_uri_from", "require_secure"]
 

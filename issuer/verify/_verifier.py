@@ -8,24 +8,18 @@ from typing import Any
 
 import httpx
 
+from issuer.jose.algs import JWS_ALGS, SIGNING_ALGS, with_aliases
+from issuer.jose.claims import AccessTokenClaims, validate_claims
+from issuer.jose.jws import Parser, verify_signature
+from issuer.jose.keys import parse_jwks
+
 from ._cache import CachePolicy, KeyCache, StaticKeys
-from ._claims import AccessTokenClaims, validate_claims
 from ._http import require_secure
-from ._jws import Parser, verify_signature
-from ._keys import ALG_KEY_TYPES, parse_jwks
 
 __all__ = ["Verifier"]
 
 HTTP_TIMEOUT = httpx.Timeout(5.0)
 DEFAULT_CACHE_POLICY = CachePolicy()
-
-
-def _with_ed25519_aliases(algorithms: frozenset[str]) -> frozenset[str]:
-    # RFC 9864 §2: `Ed25519` is the fully-specified name for what `EdDSA` means over an
-    # Ed25519 key; allowing one allows the other (the key must still be OKP/Ed25519).
-    if algorithms & {"EdDSA", "Ed25519"}:
-        return algorithms | {"EdDSA", "Ed25519"}
-    return algorithms
 
 
 class Verifier:
@@ -40,7 +34,7 @@ class Verifier:
         issuer_url: str,
         audience: str | Collection[str],
         *,
-        algorithms: Collection[str] = ("RS256", "EdDSA"),
+        algorithms: Collection[str] = SIGNING_ALGS,
         leeway: float = 10.0,
         clock: Callable[[], float] = time.time,
         cache: CachePolicy = DEFAULT_CACHE_POLICY,
@@ -48,15 +42,16 @@ class Verifier:
         async_http_client: httpx.AsyncClient | None = None,
         jwks: Mapping[str, Any] | None = None,
     ) -> None:
-        unknown = set(algorithms) - set(ALG_KEY_TYPES)
-        if not algorithms or unknown:
-            raise ValueError(f"algorithms must be a subset of {sorted(ALG_KEY_TYPES)}")
+        if not algorithms or not JWS_ALGS.issuperset(algorithms):
+            raise ValueError(f"algorithms must be a subset of {sorted(JWS_ALGS)}")
         audiences = (audience,) if isinstance(audience, str) else tuple(audience)
         if not audiences or not all(audiences):
             raise ValueError("audience is required (RFC 9068 §4)")
         self.issuer_url = issuer_url if jwks is not None else require_secure(issuer_url)
         self.audiences = frozenset(audiences)
-        self._parser = Parser(_with_ed25519_aliases(frozenset(algorithms)))
+        # RFC 9864 §2: allowing `EdDSA` allows `Ed25519` and back (the key must still be
+        # OKP/Ed25519).
+        self._parser = Parser(with_aliases(algorithms))
         self.leeway = leeway
         self._clock = clock
         self._http_client = http_client

@@ -23,8 +23,9 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins import InitPlugin
 from litestar.types import Guard
 
-from ._claims import AccessTokenClaims
-from ._errors import Reason, VerificationError
+from issuer.jose.claims import AccessTokenClaims
+from issuer.jose.errors import Reason, VerificationError
+
 from ._verifier import Verifier
 
 __all__ = ["BearerAuth", "Claims", "OptionalClaims", "requires_roles", "requires_scopes"]

@@ -6,6 +6,7 @@ import pytest
 
 from issuer.keyring.material import (
     KeyDecryptionError,
+    KeyMaterial,
     decrypt_private_key,
     encrypt_private_key,
     generate,
@@ -92,3 +93,33 @@ def test_private_key_is_encrypted_at_rest_bound_to_its_kid(alg: str) -> None:
     other = generate(alg)
     with pytest.raises(KeyDecryptionError):
         decrypt_private_key(other.kid, alg, blob, kek)
+
+
+@pytest.mark.parametrize("header_alg", ["EdDSA", "Ed25519"])
+def test_an_ed25519_key_verifies_under_either_name_of_its_alg(header_alg: str) -> None:
+    """RFC 9864 §2: whichever name ISSUER_EDDSA_JWS_ALG picked, the ring's verify accepts
+    both, so a change of the setting does not void the tokens already out."""
+    material = generate("EdDSA")
+    key = RingKey(material=material, state="active", jws_alg="EdDSA", published_at=NOW)
+    signed_as = RingKey(material=material, state="active", jws_alg=header_alg, published_at=NOW)
+    token = signed_as.sign_compact(b'{"sub":"u"}', "at+jwt")
+    assert KeyRing([key], now=NOW).verify(token, typ="at+jwt") == {"sub": "u"}
+
+
+def test_a_header_naming_the_other_keys_alg_is_a_key_mismatch() -> None:
+    """An EdDSA-headed token under an RSA key's kid: the key's own type refuses it."""
+    ring = ring_of(("RS256", "active"))
+    okp = generate("EdDSA")
+    impostor = KeyMaterial(kid=ring.signer("RS256").kid, alg="EdDSA", key=okp.key)
+    forged = RingKey(
+        material=impostor, state="active", jws_alg="EdDSA", published_at=NOW
+    ).sign_compact(b'{"sub":"u"}', "at+jwt")
+    with pytest.raises(VerificationError) as caught:
+        ring.verify(forged, typ="at+jwt")
+    assert caught.value.reason == "key_mismatch"
+
+
+@pytest.mark.parametrize("alg", ["HS256", "ES256", "Ed25519", "rs256"])
+def test_only_the_signing_algs_generate_keys(alg: str) -> None:
+    with pytest.raises(ValueError, match="unsupported signing alg"):
+        generate(alg)

@@ -219,3 +219,44 @@ def test_tokens_refused_without_touching_the_network_are_cheap(
         with pytest.raises(VerificationError):
             verifier.verify(build(ctx))
     assert verifier.jwks_fetches == 0
+
+
+def _signed_raw(ctx: Ctx, name: str, number: str) -> str:
+    """A properly signed token whose claim `name` is the JSON number text `number`."""
+    claims = ctx.claims() | {name: 0}
+    raw = json.dumps(claims).replace(f'"{name}": 0', f'"{name}": {number}').encode()
+    signing_input = f"{b64_json(ctx.header())}.{b64(raw)}"
+    return f"{signing_input}.{b64(ctx.keys['RS256'].sign(signing_input.encode()))}"
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("number", ["1e400", "-1e400"])
+def test_dates_beyond_float_range_are_invalid_claims_not_overflows(
+    ctx: Ctx, verifier: Verifier, name: str, number: str
+) -> None:
+    """Python reads 1e400 as infinity; `int()` of it used to escape as OverflowError."""
+    with pytest.raises(VerificationError) as caught:
+        verifier.verify(_signed_raw(ctx, name, number))
+    assert caught.value.reason is Reason.INVALID_CLAIM, caught.value
+
+
+@pytest.mark.parametrize(
+    ("name", "number", "reason"),
+    [
+        ("exp", "-" + "9" * 400, Reason.EXPIRED),
+        ("nbf", "9" * 400, Reason.NOT_YET_VALID),
+        ("iat", "9" * 400, Reason.ISSUED_IN_FUTURE),
+    ],
+)
+def test_integer_dates_beyond_float_range_are_compared_not_overflowed(
+    ctx: Ctx, verifier: Verifier, name: str, number: str, reason: Reason
+) -> None:
+    with pytest.raises(VerificationError) as caught:
+        verifier.verify(_signed_raw(ctx, name, number))
+    assert caught.value.reason is reason, caught.value
+
+
+def test_an_integer_exp_beyond_float_range_is_a_date_far_ahead(
+    ctx: Ctx, verifier: Verifier
+) -> None:
+    assert verifier.verify(_signed_raw(ctx, "exp", "9" * 400)).exp == int("9" * 400)

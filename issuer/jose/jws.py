@@ -6,20 +6,18 @@ is then checked by the `cryptography` verifier the key prepared for the pinned a
 
 from __future__ import annotations
 
-import binascii
-import json
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
-from joserfc.jws import JWSRegistry
 
-from ._errors import Reason, VerificationError
-from ._keys import VerificationKey
+from ._segments import b64url, json_object
+from .errors import Reason, VerificationError
+from .keys import VerificationKey
 
 __all__ = [
     "ACCESS_TOKEN_TYPES",
-    "REGISTRIES",
+    "MAX_TOKEN_BYTES",
     "ParsedToken",
     "Parser",
     "parse",
@@ -34,24 +32,6 @@ FORBIDDEN_HEADERS = ("jwk", "jku", "x5u", "x5c")
 _SPECIAL_HEADERS = frozenset((*FORBIDDEN_HEADERS, "crit", "b64"))
 
 
-class _Registry(JWSRegistry):
-    """Only our algorithms, for the issuer's signing. `EdDSA` is served by joserfc's RFC 9864
-    Ed25519 model: the same signature, without the SecurityWarning joserfc raises for the
-    deprecated name."""
-
-    algorithms = {
-        "RS256": JWSRegistry.algorithms["RS256"],
-        "EdDSA": JWSRegistry.algorithms["Ed25519"],
-        "Ed25519": JWSRegistry.algorithms["Ed25519"],
-    }
-    recommended: list[str] = []
-
-
-REGISTRIES = {
-    alg: _Registry(algorithms=[alg], strict_check_header=False) for alg in _Registry.algorithms
-}
-
-
 class ParsedToken(NamedTuple):
     """A decoded but not yet trusted token."""
 
@@ -62,65 +42,6 @@ class ParsedToken(NamedTuple):
     signing_input: bytes
     """ASCII(BASE64URL(header) || '.' || BASE64URL(payload)), RFC 7515 §5.2 step 8."""
     signature: bytes
-
-
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
-_PADDING = (b"", b"", b"==", b"=")
-_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-# A canonical encoding leaves the unused low bits of its last character zero (RFC 4648
-# §3.5): 4 of them when the length is 2 mod 4, 2 when it is 3 mod 4.
-_CANONICAL_LAST: tuple[frozenset[int], ...] = (
-    frozenset(_ALPHABET),
-    frozenset(),
-    frozenset(c for i, c in enumerate(_ALPHABET) if not i & 15),
-    frozenset(c for i, c in enumerate(_ALPHABET) if not i & 3),
-)
-
-
-def _b64(segment: bytes) -> bytes:
-    # RFC 7515 §2: base64url without padding; anything non-canonical is refused: padding,
-    # the standard alphabet's + and /, any other character (strict decoding), a length of
-    # 1 mod 4 (strict decoding) and non-zero trailing bits.
-    rest = len(segment) & 3
-    if segment and segment[-1] not in _CANONICAL_LAST[rest]:
-        raise VerificationError(Reason.MALFORMED, "non-canonical base64url")
-    if b"=" in segment or b"+" in segment or b"/" in segment:
-        raise VerificationError(Reason.MALFORMED, "not base64url")
-    try:
-        return binascii.a2b_base64(
-            segment.translate(_TO_STANDARD) + _PADDING[rest], strict_mode=True
-        )
-    except (ValueError, binascii.Error) as error:
-        raise VerificationError(Reason.MALFORMED, "bad base64url") from error
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (RFC 8259 §6)")
-
-
-_decoder = json.JSONDecoder(parse_constant=_no_constants)
-_scan_once: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
-
-
-def _loads(text: str) -> Any:
-    # The C scanner alone when the text is one JSON value and nothing else (the usual
-    # case); anything else (surrounding whitespace, errors) gets json.loads's own rules.
-    try:
-        value, end = _scan_once(text, 0)
-    except StopIteration:
-        end = -1
-    return value if end == len(text) else _decoder.decode(text)
-
-
-def _b64_json(segment: bytes) -> dict[str, Any]:
-    try:
-        value = _loads(_b64(segment).decode("utf-8"))
-    # JSONDecodeError is a ValueError; RecursionError is nesting deeper than the stack.
-    except (ValueError, UnicodeDecodeError, RecursionError) as error:
-        raise VerificationError(Reason.MALFORMED, "bad JSON") from error
-    if type(value) is not dict:
-        raise VerificationError(Reason.MALFORMED, "not a JSON object")
-    return value
 
 
 def _header_policy(
@@ -168,17 +89,17 @@ def _parse(
     encoded_header, encoded_payload, encoded_signature = parts
     known = None if accepted is None else accepted.get(encoded_header)
     if known is None:
-        header = _b64_json(encoded_header)
+        header = json_object(encoded_header)
         known = (header, *_header_policy(header, algorithms, types))
         if accepted is not None:
             if len(accepted) >= Parser.MAX_HEADERS:
                 accepted.clear()
             accepted[encoded_header] = known
     header, alg, kid = known
-    payload = _b64_json(encoded_payload)
+    payload = json_object(encoded_payload)
     if not encoded_signature:
         raise VerificationError(Reason.BAD_SIGNATURE, "stripped signature")
-    signature = _b64(encoded_signature)
+    signature = b64url(encoded_signature)
     signing_input = value[: len(encoded_header) + 1 + len(encoded_payload)]
     return ParsedToken(header, payload, alg, kid, signing_input, signature)
 

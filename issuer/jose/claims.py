@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ._errors import Reason, VerificationError
+from .errors import Reason, VerificationError
 
 __all__ = ["AccessTokenClaims", "validate_claims"]
 
@@ -42,11 +43,12 @@ class AccessTokenClaims:
 
 
 def _int(claims: Mapping[str, Any], name: str) -> int:
-    # RFC 7519 §2 NumericDate; bool is an int subclass in Python and is not a date.
+    # RFC 7519 §2 NumericDate; bool is an int subclass in Python and is not a date, and
+    # neither is a JSON number too large for a float (1e400 parses as infinity).
     value = claims[name]
     if type(value) is int:
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise VerificationError(Reason.INVALID_CLAIM, f"{name} is not a NumericDate")
     return int(value)
 
@@ -93,12 +95,13 @@ def validate_claims(
     wanted = audiences if isinstance(audiences, frozenset | set) else set(audiences)
     if wanted.isdisjoint(aud):
         raise VerificationError(Reason.WRONG_AUDIENCE, ",".join(aud))
-    # RFC 7519 §4.1.4: MUST NOT be accepted on or after exp (leeway for clock skew).
-    if now >= exp + leeway:
+    # RFC 7519 §4.1.4: MUST NOT be accepted on or after exp (leeway for clock skew). The
+    # leeway goes on the float side: an int date beyond float range still compares.
+    if now - leeway >= exp:
         raise VerificationError(Reason.EXPIRED, f"exp={exp}")
-    if nbf is not None and now < nbf - leeway:
+    if nbf is not None and now + leeway < nbf:
         raise VerificationError(Reason.NOT_YET_VALID, f"nbf={nbf}")
-    if now < iat - leeway:
+    if now + leeway < iat:
         raise VerificationError(Reason.ISSUED_IN_FUTURE, f"iat={iat}")
     scope = claims.get("scope", "")
     if not isinstance(scope, str):

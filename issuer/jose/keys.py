@@ -14,15 +14,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from joserfc.errors import JoseError
 from joserfc.jwk import Key, import_key
 
-__all__ = ["ALG_KEY_TYPES", "SignatureCheck", "VerificationKey", "parse_jwks"]
+from .algs import ALG_KEY_TYPES, with_aliases
 
-# alg -> (kty, crv) a key must have to verify it. RFC 9864 §2 renames EdDSA over Ed25519
-# to Ed25519; both names denote the same signature, so one OKP Ed25519 key serves both.
-ALG_KEY_TYPES: Mapping[str, tuple[str, str | None]] = {
-    "RS256": ("RSA", None),
-    "EdDSA": ("OKP", "Ed25519"),
-    "Ed25519": ("OKP", "Ed25519"),
-}
+__all__ = ["MIN_RSA_BITS", "SignatureCheck", "VerificationKey", "parse_jwks"]
+
 MIN_RSA_BITS = 2048  # RFC 7518 §3.3
 
 SignatureCheck = Callable[[bytes, bytes], None]
@@ -78,13 +73,12 @@ class VerificationKey:
 
 def _algorithms_for(jwk: Mapping[str, Any]) -> frozenset[str]:
     kty, crv, alg = jwk.get("kty"), jwk.get("crv"), jwk.get("alg")
-    fits = {a for a, (k, c) in ALG_KEY_TYPES.items() if k == kty and c in (None, crv)}
+    fits = frozenset(a for a, (k, c) in ALG_KEY_TYPES.items() if k == kty and c in (None, crv))
     if alg is None:
-        return frozenset(fits)
-    # The key's own alg narrows it; the EdDSA/Ed25519 pair counts as one algorithm.
-    if alg in ("EdDSA", "Ed25519"):
-        return frozenset(fits & {"EdDSA", "Ed25519"})
-    return frozenset(fits & {alg})
+        return fits
+    # The key's own alg narrows it; the EdDSA/Ed25519 pair counts as one algorithm. An alg
+    # that is not a string names nothing (RFC 7517 §4.4: a case-sensitive string).
+    return fits & with_aliases((alg,)) if isinstance(alg, str) else frozenset()
 
 
 def _import(jwk: Mapping[str, Any]) -> VerificationKey | None:
