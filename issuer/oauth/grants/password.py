@@ -94,7 +94,8 @@ class PasswordGrant(Grant):
         if user is None or not check.ok:
             for key in keys:
                 throttle.fail(key, moment)
-            LOGIN_FAILURES.labels(reason="unknown_user" if user is None else "bad_password").inc()
+            # One label for both: a metric must not tell which accounts exist.
+            LOGIN_FAILURES.labels(reason="invalid_credentials").inc()
             raise InvalidGrant("invalid username or password")
         if user.disabled:
             LOGIN_FAILURES.labels(reason="disabled").inc()
