@@ -1,60 +1,68 @@
-"""Failed-login throttling: a sliding window per key (account, address), per process.
+"""Failed-login throttling: each attempt reserves its place *before* the password is checked.
 
-DESIGN allows a per-process counter here; with N processes an attacker gets at most N times
-the budget. A shared store (Redis) is the upgrade when that is not good enough.
+The counters live in the database (`issuer.store.login_attempts`), so every process shares
+one budget. An attempt is counted against each of its keys at once; if any counter is then
+over its limit the attempt is refused without a verdict and its counts are taken back. A
+correct password takes its attempt back as well (and clears what it was counted under), so
+what remains counted is the failures. However many guesses arrive at once, in however many
+processes, at most the limit of them get an answer about the password.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
 
-__all__ = ["SlidingWindow"]
+from issuer.store import login_attempts
+from issuer.store.database import Database
+from issuer.store.login_attempts import Count, counter_key
+
+__all__ = ["LoginThrottle", "Reservation"]
 
 
-class SlidingWindow:
-    """At most `limit` failures per key within `window` seconds; times are passed in."""
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """One login attempt, counted; `retry_after` is set when it was refused."""
 
-    def __init__(self, *, limit: int, window: float, max_keys: int = 100_000) -> None:
+    counts: tuple[Count, ...]
+    cleared_on_success: tuple[bytes, ...]
+    retry_after: int | None = None
+
+
+class LoginThrottle:
+    """At most `limit` failed logins per account and per address within `window` seconds."""
+
+    def __init__(self, database: Database, *, limit: int, window: float) -> None:
+        self.database = database
         self.limit = limit
         self.window = window
-        self._max_keys = max_keys
-        self._failures: dict[str, deque[float]] = {}
 
-    def _recent(self, key: str, now: float) -> deque[float] | None:
-        failures = self._failures.get(key)
-        if failures is None:
-            return None
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        if not failures:
-            del self._failures[key]
-            return None
-        return failures
+    def _limits(self, account: str, address: str) -> dict[bytes, int]:
+        return {
+            counter_key("account", account): self.limit,
+            counter_key("address", address): self.limit,
+        }
 
-    def retry_after(self, key: str, now: float) -> int | None:
-        """Seconds until `key` may try again, or None if it may now."""
-        failures = self._recent(key, now)
-        if failures is None or len(failures) < self.limit:
-            return None
-        return max(1, math.ceil(failures[0] + self.window - now))
+    async def reserve(self, account: str, address: str, *, now: datetime) -> Reservation:
+        """Count this attempt as a failure until the password proves otherwise."""
+        limits = self._limits(account, address)
+        counts = await login_attempts.count(
+            self.database, list(limits), now=now, window=self.window
+        )
+        over = [found for found in counts.values() if found.failures > limits[found.key]]
+        if over:
+            # Refused attempts get no verdict, so they are not failures: take them back.
+            await login_attempts.release(self.database, counts.values())
+            wait = max((found.window_ends_at - now).total_seconds() for found in over)
+            return Reservation((), (), retry_after=max(1, math.ceil(wait)))
+        account_key = counter_key("account", account)
+        return Reservation(tuple(counts.values()), (account_key,))
 
-    def fail(self, key: str, now: float) -> None:
-        if key not in self._failures and len(self._failures) >= self._max_keys:
-            self._prune(now)
-        failures = self._failures.setdefault(key, deque())
-        failures.append(now)
-        while len(failures) > self.limit:
-            failures.popleft()
-
-    def clear(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-    def _prune(self, now: float) -> None:
-        for key in list(self._failures):
-            self._recent(key, now)
-        if len(self._failures) >= self._max_keys:
-            # Still full of live keys: forget the oldest half rather than grow without bound.
-            oldest = sorted(self._failures, key=lambda k: self._failures[k][-1])
-            for key in oldest[: len(oldest) // 2]:
-                del self._failures[key]
+    async def succeeded(self, reservation: Reservation) -> None:
+        """The password was right: this attempt was no failure."""
+        cleared = set(reservation.cleared_on_success)
+        await login_attempts.release(
+            self.database, [found for found in reservation.counts if found.key not in cleared]
+        )
+        await login_attempts.clear(self.database, cleared)
