@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from issuer.proxies import parse_networks
+
 __all__ = ["ConfigError", "Settings"]
 
 SIGNING_ALGS = ("RS256", "EdDSA")
@@ -89,6 +91,15 @@ def _database_url(raw: str) -> str:
     )
 
 
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    try:
+        return parse_networks(env.get("ISSUER_TRUSTED_PROXIES") or "")
+    except ValueError as exc:
+        raise ConfigError(
+            f"ISSUER_TRUSTED_PROXIES must be comma-separated addresses or CIDRs: {exc}"
+        ) from None
+
+
 def decode_kek(raw: str, source: str) -> bytes:
     """Decode a base64url key-encryption key; it must be exactly 32 bytes (AES-256)."""
     text = raw.strip()
@@ -123,6 +134,8 @@ class Settings:
     cleanup_interval_seconds: float = 600.0
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    # Peers whose X-Forwarded-For is believed (the login throttle's address); none by default.
+    trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = 16_384
 
     @classmethod
@@ -160,6 +173,7 @@ class Settings:
             ),
             login_max_failures=_int(env, "ISSUER_LOGIN_MAX_FAILURES", 5, minimum=1),
             login_window_seconds=_int(env, "ISSUER_LOGIN_WINDOW_SECONDS", 300, minimum=1),
+            trusted_proxies=_trusted_proxies(env),
         )
 
     @property

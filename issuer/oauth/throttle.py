@@ -1,10 +1,19 @@
 """Failed-login throttling: each attempt reserves its place *before* the password is checked.
 
+The policy (ISSUER_LOGIN_MAX_FAILURES = L per ISSUER_LOGIN_WINDOW_SECONDS):
+- one account from one address: L failures, then that pair waits for the window's end. A
+  user's own typos, or a guesser at one address, hold up nobody else;
+- one address across accounts (password spraying): CEILING_FACTOR * L;
+- one account across addresses (a distributed guesser): CEILING_FACTOR * L.
+Past a limit the answer is 429 `slow_down` with Retry-After, never a lockout that outlives
+the window or needs an admin. Behind a shared front end the address is the front end's
+unless ISSUER_TRUSTED_PROXIES names it (`issuer.proxies`).
+
 The counters live in the database (`issuer.store.login_attempts`), so every process shares
 one budget. An attempt is counted against each of its keys at once; if any counter is then
 over its limit the attempt is refused without a verdict and its counts are taken back. A
-correct password takes its attempt back as well (and clears what it was counted under), so
-what remains counted is the failures. However many guesses arrive at once, in however many
+correct password takes its attempt back as well (and clears its pair's count), so what
+remains counted is the failures. However many guesses arrive at once, in however many
 processes, at most the limit of them get an answer about the password.
 """
 
@@ -18,7 +27,10 @@ from issuer.store import login_attempts
 from issuer.store.database import Database
 from issuer.store.login_attempts import Count, counter_key
 
-__all__ = ["LoginThrottle", "Reservation"]
+__all__ = ["CEILING_FACTOR", "LoginThrottle", "Reservation"]
+
+# The per-account and per-address ceilings, as multiples of the per-pair limit.
+CEILING_FACTOR = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +43,8 @@ class Reservation:
 
 
 class LoginThrottle:
-    """At most `limit` failed logins per account and per address within `window` seconds."""
+    """At most `limit` failed logins per (account, address) within `window` seconds, and
+    `CEILING_FACTOR` times as many per account and per address."""
 
     def __init__(self, database: Database, *, limit: int, window: float) -> None:
         self.database = database
@@ -39,9 +52,11 @@ class LoginThrottle:
         self.window = window
 
     def _limits(self, account: str, address: str) -> dict[bytes, int]:
+        ceiling = CEILING_FACTOR * self.limit
         return {
-            counter_key("account", account): self.limit,
-            counter_key("address", address): self.limit,
+            counter_key("pair", account, address): self.limit,
+            counter_key("account", account): ceiling,
+            counter_key("address", address): ceiling,
         }
 
     async def reserve(self, account: str, address: str, *, now: datetime) -> Reservation:
@@ -56,8 +71,9 @@ class LoginThrottle:
             await login_attempts.release(self.database, counts.values())
             wait = max((found.window_ends_at - now).total_seconds() for found in over)
             return Reservation((), (), retry_after=max(1, math.ceil(wait)))
-        account_key = counter_key("account", account)
-        return Reservation(tuple(counts.values()), (account_key,))
+        # A right password forgets its pair's failures; the ceilings only get this one back.
+        pair = counter_key("pair", account, address)
+        return Reservation(tuple(counts.values()), (pair,))
 
     async def succeeded(self, reservation: Reservation) -> None:
         """The password was right: this attempt was no failure."""

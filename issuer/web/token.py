@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.exceptions import ClientException, HTTPException
 from litestar.types import Receive, Scope, Send
 
+from issuer import proxies
 from issuer.oauth.forms import Form, parse_form
 from issuer.oauth.server import AuthorizationServer
 from issuer.runtime import Runtime
@@ -61,7 +62,10 @@ async def read_form(request: Request[Any, Any, Any]) -> Form:
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
+    """The peer, or the client behind it if it is one of ISSUER_TRUSTED_PROXIES."""
+    trusted = request.app.state.runtime.settings.trusted_proxies
+    peer = request.client.host if request.client else None
+    return proxies.client_address(peer, request.headers.getall("x-forwarded-for", []), trusted)
 
 
 @asgi("/oauth/token", copy_scope=False)

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from issuer.accounts import passwords
 from issuer.metrics import LOGIN_FAILURES
+from issuer.oauth.throttle import CEILING_FACTOR
 from issuer.runtime import Runtime
 from issuer.settings import Settings
 from issuer.store import families, users
@@ -213,8 +214,8 @@ async def test_throttling_is_per_address_too_and_ends_with_the_window(
     async with serving(settings, clock) as (client, runtime):
         await add_user(database, runtime)
         secret = await add_client(database, runtime)
-        # Spread the failures over many unknown accounts from one address.
-        for n in range(runtime.settings.login_max_failures):
+        # Spread the failures over many unknown accounts from one address, up to its ceiling.
+        for n in range(CEILING_FACTOR * runtime.settings.login_max_failures):
             await login(client, secret, username=f"guess{n}@example.com", password="x")
         blocked = await login(client, secret)
         assert blocked.status_code == 429 and "retry-after" in blocked.headers
