@@ -100,6 +100,15 @@ def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
         ) from None
 
 
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    token = env.get("ISSUER_METRICS_TOKEN") or None
+    if token is not None and (len(token) < 16 or not all("!" <= c <= "~" for c in token)):
+        raise ConfigError(
+            "ISSUER_METRICS_TOKEN must be at least 16 printable ASCII characters, no spaces"
+        )
+    return token
+
+
 def decode_kek(raw: str, source: str) -> bytes:
     """Decode a base64url key-encryption key; it must be exactly 32 bytes (AES-256)."""
     text = raw.strip()
@@ -136,6 +145,8 @@ class Settings:
     login_window_seconds: int = 300
     # Peers whose X-Forwarded-For is believed (the login throttle's address); none by default.
     trusted_proxies: tuple[str, ...] = ()
+    # When set, /metrics answers only a request bearing it (Authorization: Bearer …).
+    metrics_token: str | None = field(default=None, repr=False)
     max_body_bytes: int = 16_384
 
     @classmethod
@@ -174,6 +185,7 @@ class Settings:
             login_max_failures=_int(env, "ISSUER_LOGIN_MAX_FAILURES", 5, minimum=1),
             login_window_seconds=_int(env, "ISSUER_LOGIN_WINDOW_SECONDS", 300, minimum=1),
             trusted_proxies=_trusted_proxies(env),
+            metrics_token=_metrics_token(env),
         )
 
     @property
