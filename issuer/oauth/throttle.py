@@ -11,14 +11,16 @@ unless ISSUER_TRUSTED_PROXIES names it (`issuer.proxies`).
 
 The counters live in the database (`issuer.store.login_attempts`), so every process shares
 one budget. An attempt is counted against each of its keys at once; if any counter is then
-over its limit the attempt is refused without a verdict and its counts are taken back. A
-correct password takes its attempt back as well (and clears its pair's count), so what
-remains counted is the failures. However many guesses arrive at once, in however many
-processes, at most the limit of them get an answer about the password.
+over its limit the attempt is refused without a verdict and its counts are taken back (if
+only attempts still awaiting their verdict fill the limit, it queues behind them for up to
+MAX_QUEUE_SECONDS first). A correct password takes its attempt back as well (and clears its
+pair's count), so what remains counted is the failures. However many guesses arrive at
+once, in however many processes, at most the limit of them get an answer about the password.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +33,10 @@ __all__ = ["CEILING_FACTOR", "LoginThrottle", "Reservation"]
 
 # The per-account and per-address ceilings, as multiples of the per-pair limit.
 CEILING_FACTOR = 4
+# How long an attempt queues behind attempts still awaiting their verdict, polling the
+# counters with a growing pause, before it is throttled after all.
+MAX_QUEUE_SECONDS = 5.0
+FIRST_PAUSE, MAX_PAUSE = 0.02, 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,20 +66,37 @@ class LoginThrottle:
         }
 
     async def reserve(self, account: str, address: str, *, now: datetime) -> Reservation:
-        """Count this attempt as a failure until the password proves otherwise."""
+        """Count this attempt as a failure until the password proves otherwise.
+
+        An attempt refused only because others are still awaiting their verdict (logins of
+        one account from one address sent at once, right passwords among them) waits for
+        them a little instead of being throttled: they may yet give their place back.
+        """
         limits = self._limits(account, address)
-        counts = await login_attempts.count(
-            self.database, list(limits), now=now, window=self.window
-        )
-        over = [found for found in counts.values() if found.failures > limits[found.key]]
-        if over:
+        waited, pause = 0.0, FIRST_PAUSE
+        while True:
+            counts = await login_attempts.count(
+                self.database, list(limits), now=now, window=self.window
+            )
+            over = [found for found in counts.values() if found.failures > limits[found.key]]
+            if not over:
+                # A right password forgets its pair's failures; the ceilings get this one back.
+                pair = counter_key("pair", account, address)
+                return Reservation(tuple(counts.values()), (pair,))
             # Refused attempts get no verdict, so they are not failures: take them back.
             await login_attempts.release(self.database, counts.values())
-            wait = max((found.window_ends_at - now).total_seconds() for found in over)
-            return Reservation((), (), retry_after=max(1, math.ceil(wait)))
-        # A right password forgets its pair's failures; the ceilings only get this one back.
-        pair = counter_key("pair", account, address)
-        return Reservation(tuple(counts.values()), (pair,))
+            spent = [found for found in over if found.settled >= limits[found.key]]
+            if spent:
+                wait = max((found.window_ends_at - now).total_seconds() for found in spent)
+                return Reservation((), (), retry_after=max(1, math.ceil(wait)))
+            if waited >= MAX_QUEUE_SECONDS:
+                return Reservation((), (), retry_after=1)
+            await asyncio.sleep(pause)
+            waited, pause = waited + pause, min(2 * pause, MAX_PAUSE)
+
+    async def failed(self, reservation: Reservation) -> None:
+        """The password was wrong: the attempt stays counted, its verdict known."""
+        await login_attempts.settle(self.database, reservation.counts)
 
     async def succeeded(self, reservation: Reservation) -> None:
         """The password was right: this attempt was no failure."""

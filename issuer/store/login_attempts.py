@@ -4,7 +4,9 @@ Each attempt is counted *before* its password is checked, with one atomic UPSERT
 of its keys (`INSERT … ON CONFLICT DO UPDATE … RETURNING`, on Postgres and SQLite ≥ 3.35
 alike): concurrent attempts each see a distinct count, so no more of them than the limit can
 go on to a verdict, whichever process they reach. A counter covers one fixed window; the
-first attempt after the window has ended starts a new one at 1.
+first attempt after the window has ended starts a new one at 1. `failures` counts every
+attempt of the window that was not taken back; `pending` those of them still awaiting a
+verdict (`settle` ends that for a failure, `release` takes an attempt back altogether).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from issuer.store.database import Database
 from issuer.store.models import LoginAttempt
 
-__all__ = ["Count", "clear", "count", "counter_key", "purge_expired", "release"]
+__all__ = ["Count", "clear", "count", "counter_key", "purge_expired", "release", "settle"]
 
 
 def counter_key(kind: str, *parts: str) -> bytes:
@@ -36,7 +38,13 @@ class Count:
 
     key: bytes
     failures: int
+    pending: int
     window_ends_at: datetime
+
+    @property
+    def settled(self) -> int:
+        """The failures whose verdict is known (this attempt and others in flight aside)."""
+        return self.failures - self.pending
 
 
 async def count(
@@ -46,7 +54,10 @@ async def count(
     insert = pg_insert if database.is_postgres else sqlite_insert
     ends = now + timedelta(seconds=window)
     # Sorted, so that two statements over the same keys lock their rows in the same order.
-    rows = [{"key": key, "failures": 1, "window_ends_at": ends} for key in sorted(set(keys))]
+    rows = [
+        {"key": key, "failures": 1, "pending": 1, "window_ends_at": ends}
+        for key in sorted(set(keys))
+    ]
     values = insert(LoginAttempt).values(rows)
     # The SET expressions read the row as it was before this statement.
     ended = LoginAttempt.window_ends_at <= now
@@ -54,19 +65,32 @@ async def count(
         index_elements=[LoginAttempt.key],
         set_={
             "failures": case((ended, 1), else_=LoginAttempt.failures + 1),
+            "pending": case((ended, 1), else_=LoginAttempt.pending + 1),
             "window_ends_at": case(
                 (ended, values.excluded.window_ends_at), else_=LoginAttempt.window_ends_at
             ),
         },
-    ).returning(LoginAttempt.key, LoginAttempt.failures, LoginAttempt.window_ends_at)
+    ).returning(
+        LoginAttempt.key, LoginAttempt.failures, LoginAttempt.pending, LoginAttempt.window_ends_at
+    )
     async with database.engine.begin() as connection:
         result = await connection.execute(statement)
-        counted = [Count(row.key, row.failures, row.window_ends_at) for row in result]
+        counted = [Count(row.key, row.failures, row.pending, row.window_ends_at) for row in result]
     return {found.key: found for found in counted}
 
 
 async def release(database: Database, counts: Iterable[Count]) -> None:
     """Take back one attempt from each counter, unless its window has since started anew."""
+    await _adjust(database, counts, failures=-1)
+
+
+async def settle(database: Database, counts: Iterable[Count]) -> None:
+    """The attempt failed: it stays counted, no longer pending."""
+    await _adjust(database, counts, failures=0)
+
+
+async def _adjust(database: Database, counts: Iterable[Count], *, failures: int) -> None:
+    """One attempt less pending (and `failures` added) on each counter of the same window."""
     same_window = [
         and_(LoginAttempt.key == found.key, LoginAttempt.window_ends_at == found.window_ends_at)
         for found in counts
@@ -77,14 +101,14 @@ async def release(database: Database, counts: Iterable[Count]) -> None:
     # order, and two statements taking the same rows in different orders deadlock).
     locked = (
         select(LoginAttempt.key)
-        .where(or_(*same_window), LoginAttempt.failures > 0)
+        .where(or_(*same_window), LoginAttempt.pending > 0)
         .order_by(LoginAttempt.key)
         .with_for_update()
     )
     statement = (
         update(LoginAttempt)
         .where(LoginAttempt.key.in_(locked.scalar_subquery()))
-        .values(failures=LoginAttempt.failures - 1)
+        .values(failures=LoginAttempt.failures + failures, pending=LoginAttempt.pending - 1)
     )
     async with database.engine.begin() as connection:
         await connection.execute(statement)

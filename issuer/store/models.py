@@ -223,5 +223,7 @@ class LoginAttempt(Base):
     __tablename__ = "login_attempts"
 
     key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    # Attempts counted in this window: failures, and those still `pending` a verdict.
     failures: Mapped[int] = mapped_column(Integer)
+    pending: Mapped[int] = mapped_column(Integer)
     window_ends_at: Mapped[datetime] = mapped_column(Timestamp, index=True)

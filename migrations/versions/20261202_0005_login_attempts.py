@@ -21,6 +21,7 @@ def upgrade() -> None:
         "login_attempts",
         sa.Column("key", sa.LargeBinary(length=32), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("pending", sa.Integer(), nullable=False),
         sa.Column("window_ends_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_login_attempts")),
     )

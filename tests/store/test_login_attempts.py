@@ -19,7 +19,7 @@ async def test_each_attempt_adds_one_to_every_key_in_one_window(database: Databa
     assert first[A].failures == first[B].failures == 1
     assert first[A].window_ends_at == NOW + timedelta(seconds=60)
     # The window is fixed at its first attempt; a later one does not move it.
-    assert second[A] == login_attempts.Count(A, 2, NOW + timedelta(seconds=60))
+    assert second[A] == login_attempts.Count(A, 2, 2, NOW + timedelta(seconds=60))
 
 
 async def test_concurrent_attempts_each_see_their_own_count(database: Database) -> None:
@@ -35,7 +35,7 @@ async def test_the_first_attempt_after_the_window_starts_a_new_one(database: Dat
         await login_attempts.count(database, [A], now=NOW, window=60)
     after = NOW + timedelta(seconds=60)
     fresh = await login_attempts.count(database, [A], now=after, window=60)
-    assert fresh[A] == login_attempts.Count(A, 1, after + timedelta(seconds=60))
+    assert fresh[A] == login_attempts.Count(A, 1, 1, after + timedelta(seconds=60))
 
 
 async def test_release_takes_back_one_only_within_the_same_window(database: Database) -> None:
@@ -50,6 +50,17 @@ async def test_release_takes_back_one_only_within_the_same_window(database: Data
     await login_attempts.release(database, [again[A]])
     after = await login_attempts.count(database, [A], now=later, window=60)
     assert (fresh[A].failures, after[A].failures) == (1, 2)
+
+
+async def test_settle_keeps_a_failure_counted_and_no_longer_pending(database: Database) -> None:
+    first = await login_attempts.count(database, [A], now=NOW, window=60)
+    await login_attempts.count(database, [A], now=NOW, window=60)
+    await login_attempts.settle(database, first.values())
+    third = await login_attempts.count(database, [A], now=NOW, window=60)
+    assert (third[A].failures, third[A].pending, third[A].settled) == (3, 2, 1)
+    await login_attempts.release(database, third.values())
+    fourth = await login_attempts.count(database, [A], now=NOW, window=60)
+    assert (fourth[A].failures, fourth[A].pending) == (3, 2)
 
 
 async def test_clear_forgets_and_purge_deletes_ended_windows(database: Database) -> None:

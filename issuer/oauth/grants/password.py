@@ -91,11 +91,15 @@ class PasswordGrant(Grant):
             raise SlowDown(
                 "too many failed logins; try again later", retry_after=reservation.retry_after
             )
-        user = await users.login_user(self.server.database, email)
-        # An unknown e-mail still pays for one Argon2 verification (against a dummy hash).
-        check = await verify_password(user.password_hash if user else None, password)
+        try:
+            user = await users.login_user(self.server.database, email)
+            # An unknown e-mail still pays for one Argon2 verification (against a dummy hash).
+            check = await verify_password(user.password_hash if user else None, password)
+        except Exception:
+            await throttle.failed(reservation)  # no verdict, but no attempt taken back either
+            raise
         if user is None or not check.ok:
-            # The reservation stays: it is this failure's count.
+            await throttle.failed(reservation)
             # One label for both: a metric must not tell which accounts exist.
             LOGIN_FAILURES.labels(reason="invalid_credentials").inc()
             raise InvalidGrant("invalid username or password")
