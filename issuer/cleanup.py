@@ -17,7 +17,7 @@ from issuer.clock import Clock
 from issuer.jobs import Lease, run_every
 from issuer.metrics import CLEANUP_DELETED
 from issuer.settings import Settings
-from issuer.store import denylist, families
+from issuer.store import denylist, families, login_attempts
 from issuer.store.database import Database
 
 __all__ = ["LEASE_NAME", "Purged", "purge_expired", "run_forever"]
@@ -41,6 +41,8 @@ async def purge_expired(database: Database, *, now: datetime) -> Purged:
         refresh_rows = await families.purge_expired(session, now=now)
     async with database.session() as session:
         denylist_rows = await denylist.purge_expired(session, now=now)
+    async with database.session() as session:
+        await login_attempts.purge_expired(session, now=now)
     CLEANUP_DELETED.labels(table="refresh").inc(refresh_rows)
     CLEANUP_DELETED.labels(table="denylist").inc(denylist_rows)
     if refresh_rows or denylist_rows:

@@ -89,18 +89,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     cmd_migrate(args, settings)
     kek = load_kek(settings)  # once here, so that workers never race to create it
     _run(_with_database(settings, lambda database: _open_keys(database, settings, kek)))
-    uvicorn.run(
-        "issuer.app:create_app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-        access_log=False,
-        proxy_headers=True,
-        server_header=False,
-    )
+    uvicorn.run("issuer.app:create_app_from_env", **uvicorn_options(args, settings))
     return 0
+
+
+def uvicorn_options(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """How `serve` runs uvicorn: X-Forwarded-* believed only from ISSUER_TRUSTED_PROXIES
+    (uvicorn would otherwise trust 127.0.0.1 or FORWARDED_ALLOW_IPS on its own)."""
+    trusted = list(settings.trusted_proxies)
+    return {
+        "factory": True,
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "log_level": "info",
+        "access_log": False,
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted,
+        "server_header": False,
+    }
 
 
 def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:

@@ -33,7 +33,8 @@ REFRESH_REUSE = Counter(
 )
 LOGIN_FAILURES = Counter(
     "issuer_login_failures_total",
-    "Failed password logins, by reason.",
+    "Failed password logins, by reason: invalid_credentials (unknown user or wrong password, "
+    "never told apart), throttled, disabled.",
     ["reason"],
     registry=REGISTRY,
 )

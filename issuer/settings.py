@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from issuer.jose.algs import ALGS, SIGNING_ALGS
+from issuer.proxies import parse_networks
 
 __all__ = ["ConfigError", "Settings"]
 
@@ -92,6 +93,24 @@ def _database_url(raw: str) -> str:
     )
 
 
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    try:
+        return parse_networks(env.get("ISSUER_TRUSTED_PROXIES") or "")
+    except ValueError as exc:
+        raise ConfigError(
+            f"ISSUER_TRUSTED_PROXIES must be comma-separated addresses or CIDRs: {exc}"
+        ) from None
+
+
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    token = env.get("ISSUER_METRICS_TOKEN") or None
+    if token is not None and (len(token) < 16 or not all("!" <= c <= "~" for c in token)):
+        raise ConfigError(
+            "ISSUER_METRICS_TOKEN must be at least 16 printable ASCII characters, no spaces"
+        )
+    return token
+
+
 def decode_kek(raw: str, source: str) -> bytes:
     """Decode a base64url key-encryption key; it must be exactly 32 bytes (AES-256)."""
     text = raw.strip()
@@ -126,6 +145,10 @@ class Settings:
     cleanup_interval_seconds: float = 600.0
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    # Peers whose X-Forwarded-For is believed (the login throttle's address); none by default.
+    trusted_proxies: tuple[str, ...] = ()
+    # When set, /metrics answers only a request bearing it (Authorization: Bearer …).
+    metrics_token: str | None = field(default=None, repr=False)
     max_body_bytes: int = 16_384
 
     @classmethod
@@ -167,6 +190,8 @@ class Settings:
             ),
             login_max_failures=_int(env, "ISSUER_LOGIN_MAX_FAILURES", 5, minimum=1),
             login_window_seconds=_int(env, "ISSUER_LOGIN_WINDOW_SECONDS", 300, minimum=1),
+            trusted_proxies=_trusted_proxies(env),
+            metrics_token=_metrics_token(env),
         )
 
     @property

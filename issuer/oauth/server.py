@@ -22,7 +22,7 @@ from issuer.oauth.client_auth import (
 from issuer.oauth.forms import Form
 from issuer.oauth.grants import DEFAULT_GRANTS, Grant, TokenRequest
 from issuer.oauth.minting import Minter
-from issuer.oauth.throttle import SlidingWindow
+from issuer.oauth.throttle import LoginThrottle
 from issuer.settings import Settings
 from issuer.store import clients
 from issuer.store.database import Database
@@ -49,8 +49,8 @@ class AuthorizationServer:
         self.clock = clock
         self.minter = Minter(settings, keys)
         self.clients = ClientDirectory(self._load_client, ttl=CLIENT_CACHE_SECONDS)
-        self.throttle = SlidingWindow(
-            limit=settings.login_max_failures, window=settings.login_window_seconds
+        self.throttle = LoginThrottle(
+            database, limit=settings.login_max_failures, window=settings.login_window_seconds
         )
         self._grants: dict[str, Grant] = {}
         for grant in grants:

@@ -1,60 +1,107 @@
-"""Failed-login throttling: a sliding window per key (account, address), per process.
+"""Failed-login throttling: each attempt reserves its place *before* the password is checked.
 
-DESIGN allows a per-process counter here; with N processes an attacker gets at most N times
-the budget. A shared store (Redis) is the upgrade when that is not good enough.
+The policy (ISSUER_LOGIN_MAX_FAILURES = L per ISSUER_LOGIN_WINDOW_SECONDS):
+- one account from one address: L failures, then that pair waits for the window's end. A
+  user's own typos, or a guesser at one address, hold up nobody else;
+- one address across accounts (password spraying): CEILING_FACTOR * L;
+- one account across addresses (a distributed guesser): CEILING_FACTOR * L.
+Past a limit the answer is 429 `slow_down` with Retry-After, never a lockout that outlives
+the window or needs an admin. Behind a shared front end the address is the front end's
+unless ISSUER_TRUSTED_PROXIES names it (`issuer.proxies`).
+
+The counters live in the database (`issuer.store.login_attempts`), so every process shares
+one budget. An attempt is counted against each of its keys at once; if any counter is then
+over its limit the attempt is refused without a verdict and its counts are taken back (if
+only attempts still awaiting their verdict fill the limit, it queues behind them for up to
+MAX_QUEUE_SECONDS first). A correct password takes its attempt back as well (and clears its
+pair's count), so what remains counted is the failures. However many guesses arrive at
+once, in however many processes, at most the limit of them get an answer about the password.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
 
-__all__ = ["SlidingWindow"]
+from issuer.store import login_attempts
+from issuer.store.database import Database
+from issuer.store.login_attempts import Count, counter_key
+
+__all__ = ["CEILING_FACTOR", "LoginThrottle", "Reservation"]
+
+# The per-account and per-address ceilings, as multiples of the per-pair limit.
+CEILING_FACTOR = 4
+# How long an attempt queues behind attempts still awaiting their verdict, polling the
+# counters with a growing pause, before it is throttled after all.
+MAX_QUEUE_SECONDS = 5.0
+FIRST_PAUSE, MAX_PAUSE = 0.02, 0.25
 
 
-class SlidingWindow:
-    """At most `limit` failures per key within `window` seconds; times are passed in."""
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """One login attempt, counted; `retry_after` is set when it was refused."""
 
-    def __init__(self, *, limit: int, window: float, max_keys: int = 100_000) -> None:
+    counts: tuple[Count, ...]
+    cleared_on_success: tuple[bytes, ...]
+    retry_after: int | None = None
+
+
+class LoginThrottle:
+    """At most `limit` failed logins per (account, address) within `window` seconds, and
+    `CEILING_FACTOR` times as many per account and per address."""
+
+    def __init__(self, database: Database, *, limit: int, window: float) -> None:
+        self.database = database
         self.limit = limit
         self.window = window
-        self._max_keys = max_keys
-        self._failures: dict[str, deque[float]] = {}
 
-    def _recent(self, key: str, now: float) -> deque[float] | None:
-        failures = self._failures.get(key)
-        if failures is None:
-            return None
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        if not failures:
-            del self._failures[key]
-            return None
-        return failures
+    def _limits(self, account: str, address: str) -> dict[bytes, int]:
+        ceiling = CEILING_FACTOR * self.limit
+        return {
+            counter_key("pair", account, address): self.limit,
+            counter_key("account", account): ceiling,
+            counter_key("address", address): ceiling,
+        }
 
-    def retry_after(self, key: str, now: float) -> int | None:
-        """Seconds until `key` may try again, or None if it may now."""
-        failures = self._recent(key, now)
-        if failures is None or len(failures) < self.limit:
-            return None
-        return max(1, math.ceil(failures[0] + self.window - now))
+    async def reserve(self, account: str, address: str, *, now: datetime) -> Reservation:
+        """Count this attempt as a failure until the password proves otherwise.
 
-    def fail(self, key: str, now: float) -> None:
-        if key not in self._failures and len(self._failures) >= self._max_keys:
-            self._prune(now)
-        failures = self._failures.setdefault(key, deque())
-        failures.append(now)
-        while len(failures) > self.limit:
-            failures.popleft()
+        An attempt refused only because others are still awaiting their verdict (logins of
+        one account from one address sent at once, right passwords among them) waits for
+        them a little instead of being throttled: they may yet give their place back.
+        """
+        limits = self._limits(account, address)
+        waited, pause = 0.0, FIRST_PAUSE
+        while True:
+            counts = await login_attempts.count(
+                self.database, list(limits), now=now, window=self.window
+            )
+            over = [found for found in counts.values() if found.failures > limits[found.key]]
+            if not over:
+                # A right password forgets its pair's failures; the ceilings get this one back.
+                pair = counter_key("pair", account, address)
+                return Reservation(tuple(counts.values()), (pair,))
+            # Refused attempts get no verdict, so they are not failures: take them back.
+            await login_attempts.release(self.database, counts.values())
+            spent = [found for found in over if found.settled >= limits[found.key]]
+            if spent:
+                wait = max((found.window_ends_at - now).total_seconds() for found in spent)
+                return Reservation((), (), retry_after=max(1, math.ceil(wait)))
+            if waited >= MAX_QUEUE_SECONDS:
+                return Reservation((), (), retry_after=1)
+            await asyncio.sleep(pause)
+            waited, pause = waited + pause, min(2 * pause, MAX_PAUSE)
 
-    def clear(self, key: str) -> None:
-        self._failures.pop(key, None)
+    async def failed(self, reservation: Reservation) -> None:
+        """The password was wrong: the attempt stays counted, its verdict known."""
+        await login_attempts.settle(self.database, reservation.counts)
 
-    def _prune(self, now: float) -> None:
-        for key in list(self._failures):
-            self._recent(key, now)
-        if len(self._failures) >= self._max_keys:
-            # Still full of live keys: forget the oldest half rather than grow without bound.
-            oldest = sorted(self._failures, key=lambda k: self._failures[k][-1])
-            for key in oldest[: len(oldest) // 2]:
-                del self._failures[key]
+    async def succeeded(self, reservation: Reservation) -> None:
+        """The password was right: this attempt was no failure."""
+        cleared = set(reservation.cleared_on_success)
+        await login_attempts.release(
+            self.database, [found for found in reservation.counts if found.key not in cleared]
+        )
+        await login_attempts.clear(self.database, cleared)

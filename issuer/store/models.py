@@ -28,6 +28,7 @@ __all__ = [
     "Base",
     "Client",
     "JobLease",
+    "LoginAttempt",
     "RefreshFamily",
     "RefreshToken",
     "RevokedAccessToken",
@@ -213,3 +214,19 @@ class JobLease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class LoginAttempt(Base):
+    """A failed-login counter (per account, address or both) shared by every process.
+
+    `key` is a SHA-256 digest of what is counted: bounded whatever a client sends as the
+    username, and no e-mail address in clear. The counter covers one fixed window.
+    """
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    # Attempts counted in this window: failures, and those still `pending` a verdict.
+    failures: Mapped[int] = mapped_column(Integer)
+    pending: Mapped[int] = mapped_column(Integer)
+    window_ends_at: Mapped[datetime] = mapped_column(Timestamp, index=True)

@@ -8,14 +8,16 @@ with a wrong method (405) are answered before it and are not timed.
 
 from __future__ import annotations
 
+import hmac
 from time import perf_counter
 from typing import Any
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import generate_latest
 
+from issuer.errors import InvalidToken
 from issuer.metrics import REGISTRY, REQUEST_LATENCY
 
 __all__ = ["ROUTES", "latency_middleware", "metrics", "observe_request"]
@@ -62,9 +64,23 @@ def latency_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def _scraper_allowed(request: Request[Any, Any, Any]) -> bool:
+    """No ISSUER_METRICS_TOKEN: anyone; else `Authorization: Bearer <it>`, compared in
+    constant time."""
+    token: str | None = request.app.state.runtime.settings.metrics_token
+    if token is None:
+        return True
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        presented.strip().encode(), token.encode()
+    )
+
+
 @get("/metrics", include_in_schema=False, sync_to_thread=False, cache_control=None)
-def metrics() -> Response[bytes]:
+def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """This process's counters and histograms (each worker has its own; scrape each)."""
+    if not _scraper_allowed(request):
+        raise InvalidToken("/metrics needs the bearer token of ISSUER_METRICS_TOKEN")
     return Response(
         generate_latest(REGISTRY),
         media_type=TEXT_FORMAT,

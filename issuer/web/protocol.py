@@ -28,6 +28,7 @@ from litestar.types import Receive, Scope, Send
 
 from issuer.oauth.forms import Form, parse_form
 from issuer.oauth.server import AuthorizationServer
+from issuer.proxies import client_address
 from issuer.web.deps import runtime_of
 from issuer.web.responses import NO_STORE, Headers, encode_headers, header, send_response
 
@@ -53,9 +54,14 @@ class ProtocolRequest:
 
     @property
     def address(self) -> str:
-        """The peer's address (the proxy's, unless the server was told to trust its headers)."""
+        """The peer, or the client behind it if the peer is one of ISSUER_TRUSTED_PROXIES."""
         client = self.scope.get("client")
-        return client[0] if client else "unknown"
+        forwarded = header(self.scope, b"x-forwarded-for")
+        return client_address(
+            client[0] if client else None,
+            () if forwarded is None else (forwarded,),
+            self.server.settings.trusted_proxies,
+        )
 
     async def form(self) -> Form:
         """The body as a strict form; too large a body is a 413 before it is all read."""

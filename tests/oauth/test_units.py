@@ -1,4 +1,4 @@
-"""Units of the protocol core: strict forms, client credentials and cache, the throttle."""
+"""Units of the protocol core: strict forms, client credentials and cache."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from issuer.errors import InvalidClient, InvalidRequest
 from issuer.oauth.client_auth import ClientDirectory, ClientInfo, authenticate, credentials_from
 from issuer.oauth.forms import parse_form
-from issuer.oauth.throttle import SlidingWindow
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -96,21 +95,3 @@ async def test_public_clients_authenticate_with_the_id_only_and_never_with_a_sec
     secret = credentials_from(parse_form(b"client_id=spa&client_secret=x", FORM), None)
     with pytest.raises(InvalidClient):
         await authenticate(secret, directory)
-
-
-def test_sliding_window_blocks_after_the_limit_and_forgets_after_the_window() -> None:
-    window = SlidingWindow(limit=3, window=60)
-    for t in (0, 10, 20):
-        assert window.retry_after("k", t) is None
-        window.fail("k", t)
-    assert window.retry_after("k", 30) == 30  # the first failure leaves the window at 60
-    assert window.retry_after("k", 60) is None
-    window.clear("k")
-    assert window.retry_after("k", 61) is None
-
-
-def test_sliding_window_stays_bounded() -> None:
-    window = SlidingWindow(limit=2, window=60, max_keys=10)
-    for n in range(100):
-        window.fail(f"k{n}", 0)
-    assert len(window._failures) <= 10

@@ -9,9 +9,11 @@ import pytest
 from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from issuer.accounts import passwords
 from issuer.metrics import LOGIN_FAILURES
+from issuer.oauth.throttle import CEILING_FACTOR
 from issuer.runtime import Runtime
 from issuer.settings import Settings
 from issuer.store import users
@@ -101,6 +103,33 @@ async def test_wrong_password_and_unknown_user_look_the_same(
     }
 
 
+async def test_metrics_do_not_tell_an_unknown_user_from_a_wrong_password(
+    client: Client, runtime: Runtime, database: Database
+) -> None:
+    await add_user(database, runtime)
+    secret = await add_client(database, runtime)
+
+    async def failures() -> dict[str, float]:
+        text = (await client.get("/metrics")).text
+        return {
+            sample.labels["reason"]: sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "issuer_login_failures"
+            for sample in family.samples
+            if sample.name == "issuer_login_failures_total"
+        }
+
+    before = await failures()
+    await login(client, secret, username="nobody@example.com")
+    middle = await failures()
+    await login(client, secret, password="wrong")
+    after = await failures()
+    assert set(after) <= {"invalid_credentials", "throttled", "disabled"}
+    # Both failures moved the same series by one: a scrape cannot tell them apart.
+    assert middle == {**before, "invalid_credentials": before.get("invalid_credentials", 0) + 1}
+    assert after == {**middle, "invalid_credentials": middle["invalid_credentials"] + 1}
+
+
 async def test_an_unknown_email_pays_for_one_argon2_verification(
     client: Client, runtime: Runtime, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,11 +196,11 @@ async def test_failed_logins_are_throttled_per_account_with_retry_after(
 ) -> None:
     await add_user(database, runtime)
     secret = await add_client(database, runtime)
-    before = LOGIN_FAILURES.labels(reason="bad_password")._value.get()
+    before = LOGIN_FAILURES.labels(reason="invalid_credentials")._value.get()
     limit = runtime.settings.login_max_failures
     for _ in range(limit):
         assert (await login(client, secret, password="wrong")).status_code == 400
-    assert LOGIN_FAILURES.labels(reason="bad_password")._value.get() == before + limit
+    assert LOGIN_FAILURES.labels(reason="invalid_credentials")._value.get() == before + limit
     # Now even the right password waits: the account is locked for the window.
     blocked = await login(client, secret)
     assert blocked.status_code == 429
@@ -187,8 +216,8 @@ async def test_throttling_is_per_address_too_and_ends_with_the_window(
     async with serving(settings, clock) as (client, runtime):
         await add_user(database, runtime)
         secret = await add_client(database, runtime)
-        # Spread the failures over many unknown accounts from one address.
-        for n in range(runtime.settings.login_max_failures):
+        # Spread the failures over many unknown accounts from one address, up to its ceiling.
+        for n in range(CEILING_FACTOR * runtime.settings.login_max_failures):
             await login(client, secret, username=f"guess{n}@example.com", password="x")
         blocked = await login(client, secret)
         assert blocked.status_code == 429 and "retry-after" in blocked.headers

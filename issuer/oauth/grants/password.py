@@ -74,24 +74,31 @@ class PasswordGrant(Grant):
         self, email: str, password: str, request: TokenRequest
     ) -> users.LoginUser:
         """The user if the password matches; throttled per account and per address."""
-        throttle, moment = self.server.throttle, request.now.timestamp()
-        keys = (f"account:{email}", f"address:{request.address}")
-        waits = [w for w in (throttle.retry_after(key, moment) for key in keys) if w is not None]
-        if waits:
+        throttle = self.server.throttle
+        # Reserve the attempt before the password is checked: concurrent guesses must not
+        # all pass a check that only the failures recorded after them could fail.
+        reservation = await throttle.reserve(email, request.address, now=request.now)
+        if reservation.retry_after is not None:
             LOGIN_FAILURES.labels(reason="throttled").inc()
-            raise SlowDown("too many failed logins; try again later", retry_after=max(waits))
-        user = await users.login_user(self.server.database, email)
-        # An unknown e-mail still pays for one Argon2 verification (against a dummy hash).
-        check = await verify_password(user.password_hash if user else None, password)
+            raise SlowDown(
+                "too many failed logins; try again later", retry_after=reservation.retry_after
+            )
+        try:
+            user = await users.login_user(self.server.database, email)
+            # An unknown e-mail still pays for one Argon2 verification (against a dummy hash).
+            check = await verify_password(user.password_hash if user else None, password)
+        except Exception:
+            await throttle.failed(reservation)  # no verdict, but no attempt taken back either
+            raise
         if user is None or not check.ok:
-            for key in keys:
-                throttle.fail(key, moment)
-            LOGIN_FAILURES.labels(reason="unknown_user" if user is None else "bad_password").inc()
+            await throttle.failed(reservation)
+            # One label for both: a metric must not tell which accounts exist.
+            LOGIN_FAILURES.labels(reason="invalid_credentials").inc()
             raise InvalidGrant("invalid username or password")
+        await throttle.succeeded(reservation)
         if user.disabled:
             LOGIN_FAILURES.labels(reason="disabled").inc()
             raise InvalidGrant("the user is disabled")
-        throttle.clear(keys[0])
         if check.needs_rehash:
             new_hash = await hash_password(password)
             async with self.server.database.session() as session:
