@@ -96,6 +96,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def uvicorn_options(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """How `serve` runs uvicorn: X-Forwarded-* believed only from ISSUER_TRUSTED_PROXIES
     (uvicorn would otherwise trust 127.0.0.1 or FORWARDED_ALLOW_IPS on its own)."""
+    from issuer.logs import logging_config
+
     trusted = list(settings.trusted_proxies)
     return {
         "factory": True,
@@ -103,6 +105,7 @@ def uvicorn_options(args: argparse.Namespace, settings: Settings) -> dict[str, A
         "port": args.port,
         "workers": args.workers,
         "log_level": "info",
+        "log_config": logging_config(),  # one JSON object per line, in every worker
         "access_log": False,
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted,
