@@ -25,6 +25,9 @@ from issuer.store.database import Database
 from tests.conftest import make_settings
 
 REFRESH = 0.2
+# One poll period plus one reload (a query and decrypting the keys): a reload can take a few
+# hundred milliseconds on a loaded two-core machine, which a bound of 2 × 0.2 s did not allow.
+RELOAD_ALLOWANCE = 1.0
 
 
 @asynccontextmanager
@@ -78,12 +81,12 @@ async def test_a_rotation_by_one_instance_is_served_by_the_other_within_the_refr
         assert result.rotated and result.retired == before
         rotated_at = time.monotonic()
         while runtime_b.keys.ring.signer("RS256").kid != result.activated:
-            assert time.monotonic() - rotated_at < REFRESH * 5, "instance b never saw it"
+            assert time.monotonic() - rotated_at < 10, "instance b never saw it"
             await asyncio.sleep(0.01)
         seen_after = time.monotonic() - rotated_at
         kids = {k["kid"] for k in (await b.get("/.well-known/jwks.json")).json()["keys"]}
         assert {result.activated, result.retired, result.next} <= kids
-        assert seen_after <= REFRESH * 2
+        assert seen_after <= REFRESH + RELOAD_ALLOWANCE
 
 
 async def test_concurrent_rotations_from_two_instances_leave_one_active_key_per_alg(
