@@ -14,9 +14,10 @@ import pytest
 from issuer.accounts.secrets import secret_matches
 from issuer.cli import main
 from issuer.clock import utcnow
-from issuer.store import audit, clients, families, users
+from issuer.store import audit, clients, users
 from issuer.store.database import Database
 from issuer.store.models import Client
+from tests.oauth.support import store_family
 
 
 @pytest.fixture
@@ -194,7 +195,7 @@ def start_sessions(database_url: str, user_id: str, count: int) -> None:
         now = utcnow()
         await clients.add(session, Client(client_id="app", created_at=now))
         for _ in range(count):
-            await families.start(
+            await store_family(
                 session,
                 family_id=str(uuid.uuid4()),
                 user_id=user_id,

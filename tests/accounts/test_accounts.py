@@ -17,9 +17,10 @@ from issuer.accounts.users import (
 )
 from issuer.clock import utcnow
 from issuer.metrics import REVOCATIONS
-from issuer.store import audit, clients, families, users
+from issuer.store import audit, clients, users
 from issuer.store.database import Database
 from issuer.store.models import Client
+from tests.oauth.support import store_family
 
 ISSUER = "http://127.0.0.1:8000"
 
@@ -167,7 +168,7 @@ async def user_with_sessions(database: Database, count: int) -> str:
         )
         await clients.add(session, Client(client_id="app", created_at=now))
         for _ in range(count):
-            await families.start(
+            await store_family(
                 session,
                 family_id=str(uuid.uuid4()),
                 user_id=user.id,
