@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from issuer.accounts.secrets import generate_secret, secret_digest
 from issuer.accounts.users import AccountError, AccountExists
 from issuer.oauth.grants import GRANT_TYPES
+from issuer.oauth.grants.base import ADMIN_SCOPE
 from issuer.store import audit, clients
 from issuer.store.models import Client
 
@@ -21,6 +22,8 @@ SIGNING_ALGS = ("RS256", "EdDSA")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
+# Grants whose tokens speak for a user: such a client must never hold the admin scope.
+USER_FACING_GRANTS = ("password", "refresh_token", "authorization_code")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,21 @@ def _check_audience(audience: str) -> str:
     if not audience or len(audience) > 512 or any(c.isspace() for c in audience):
         raise AccountError(f"not an audience: {audience!r}")
     return audience
+
+
+def _refuse_admin_scope_for_users(
+    scopes: Sequence[str], grant_types: Sequence[str], public: bool
+) -> None:
+    """The admin scope is for a confidential client's own (client_credentials) tokens only."""
+    if ADMIN_SCOPE not in scopes:
+        return
+    facing = [grant for grant in grant_types if grant in USER_FACING_GRANTS]
+    if public or facing:
+        why = "a public client" if public else f"a client with grant {', '.join(facing)}"
+        raise AccountError(
+            f"{why} cannot have scope {ADMIN_SCOPE}: it is only for client_credentials "
+            "clients; give users the admin role instead"
+        )
 
 
 async def create_client(
@@ -69,6 +87,7 @@ async def create_client(
     for scope in scopes:
         if not _SCOPE.match(scope):
             raise AccountError(f"not a scope token: {scope!r}")
+    _refuse_admin_scope_for_users(scopes, chosen, public)
     if alg is not None and alg not in SIGNING_ALGS:
         raise AccountError(f"alg must be RS256 or EdDSA, got {alg!r}")
     for ttl in (access_token_ttl, refresh_token_ttl):

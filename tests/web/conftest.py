@@ -16,6 +16,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from issuer.runtime import Runtime
+from issuer.store.database import Database
+from issuer.store.models import Client, User
 
 MintToken = Callable[..., str]
 
@@ -61,5 +63,34 @@ def mint_token(runtime: Runtime) -> MintToken:
 
 
 @pytest.fixture
-def admin_headers(mint_token: MintToken) -> dict[str, str]:
+async def admin_accounts(runtime: Runtime, database: Database) -> None:
+    """What `mint_token`'s defaults name, as the admin guard checks them in the database:
+    the user `admin-user` with role admin, and the client `admin-cli` (client_credentials,
+    registered for scope issuer:admin)."""
+    now = runtime.clock()
+    async with database.session() as session:
+        session.add(
+            User(
+                id="admin-user",
+                email="admin-user@example.com",
+                password_hash="-",
+                roles=["admin"],
+                disabled=False,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        session.add(
+            Client(
+                client_id="admin-cli",
+                grant_types=["client_credentials"],
+                scopes=["issuer:admin"],
+                audiences=[runtime.settings.url],
+                created_at=now,
+            )
+        )
+
+
+@pytest.fixture
+def admin_headers(mint_token: MintToken, admin_accounts: None) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_token(roles=['admin'])}"}
