@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.accounts.secrets import generate_secret, secret_digest
-from issuer.accounts.users import AccountError, AccountExists
+from issuer.accounts.users import USER_ID_PREFIX, AccountError, AccountExists
 from issuer.oauth.grants import GRANT_TYPES
 from issuer.oauth.grants.base import ADMIN_SCOPE
 from issuer.store import audit, clients
@@ -20,6 +20,11 @@ __all__ = ["NewClient", "create_client"]
 
 SIGNING_ALGS = ("RS256", "EdDSA")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# The shape of user ids (`users.new_user_id`) and of the plain UUIDs older users have.
+_USER_ID_SHAPE = re.compile(
+    rf"^(?:{re.escape(USER_ID_PREFIX)}.*|[0-9a-f]{{8}}(?:-?[0-9a-f]{{4}}){{3}}-?[0-9a-f]{{12}})$",
+    re.IGNORECASE,
+)
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
 # Grants whose tokens speak for a user: such a client must never hold the admin scope.
@@ -72,6 +77,12 @@ async def create_client(
 ) -> NewClient:
     if not _CLIENT_ID.match(client_id):
         raise AccountError(f"not a client id (letters, digits, _.:- up to 128): {client_id!r}")
+    if _USER_ID_SHAPE.match(client_id):
+        # RFC 9700 §4.15: a client's own tokens must never carry a user's `sub`.
+        raise AccountError(
+            f"a client id may not start with {USER_ID_PREFIX!r} nor be a UUID (user ids "
+            f"look like that): {client_id!r}"
+        )
     for grant in grant_types:
         if grant not in GRANT_TYPES:
             raise AccountError(f"unknown grant type {grant!r} (one of {', '.join(GRANT_TYPES)})")

@@ -18,6 +18,7 @@ from issuer.store.database import Database
 from issuer.store.models import User
 
 __all__ = [
+    "USER_ID_PREFIX",
     "AccountError",
     "AccountExists",
     "SessionsEnded",
@@ -29,6 +30,11 @@ __all__ = [
     "normalise_email",
     "revoke_sessions",
 ]
+
+# A user's id, the `sub` of their tokens, is "u-" and 32 hex digits (a random UUID). No
+# client id may start with the prefix, nor look like the plain UUIDs of older users, so a
+# client's own token can never carry a user's `sub` (RFC 9700 §4.15).
+USER_ID_PREFIX = "u-"
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -52,6 +58,10 @@ class SessionsEnded:
 
     user: User
     sessions_revoked: int
+
+
+def new_user_id() -> str:
+    return USER_ID_PREFIX + uuid.uuid4().hex
 
 
 def normalise_email(email: str) -> str:
@@ -82,7 +92,7 @@ async def create_user(
         # Checked before hashing; the unique index still decides a race (below).
         raise AccountExists(f"a user with e-mail {address} already exists")
     user = User(
-        id=str(uuid.uuid4()),
+        id=new_user_id(),
         email=address,
         password_hash=await hash_password(password),
         roles=sorted(set(roles)),
