@@ -94,8 +94,8 @@ def test_users_create_reads_the_password_from_stdin(cli_env: str, capsys, monkey
     ("argv", "stdin", "message"),
     [
         (["users", "create", "a@b.co", "--password-stdin"], "", "password is empty"),
-        (["users", "create", "a@b.co"], "pw", "--password-stdin"),
-        (["users", "create", "not-an-email", "--password-stdin"], "pw", "not an e-mail"),
+        (["users", "create", "a@b.co"], "password1", "--password-stdin"),
+        (["users", "create", "not-an-email", "--password-stdin"], "password1", "not an e-mail"),
         (["clients", "create", "svc", "--grant-type", "implicit"], "", "unknown grant type"),
         (
             ["clients", "create", "svc", "--public", "--grant-type", "client_credentials"],
@@ -115,11 +115,13 @@ def test_bad_input_is_one_line_and_non_zero(
 
 def test_duplicate_email_is_refused_case_insensitively(cli_env: str, capsys, monkeypatch) -> None:
     assert (
-        run(capsys, monkeypatch, "users", "create", "a@b.co", "--password-stdin", stdin="pw")[0]
+        run(
+            capsys, monkeypatch, "users", "create", "a@b.co", "--password-stdin", stdin="password1"
+        )[0]
         == 0
     )
     code, _, err = run(
-        capsys, monkeypatch, "users", "create", "A@B.CO", "--password-stdin", stdin="pw"
+        capsys, monkeypatch, "users", "create", "A@B.CO", "--password-stdin", stdin="password1"
     )
     assert code != 0 and "already exists" in one_line_error(err)
 
@@ -163,7 +165,7 @@ def test_database_down_is_one_line(monkeypatch, capsys, tmp_path: Path) -> None:
     monkeypatch.setenv("ISSUER_KEYS_DIR", str(tmp_path))
     for argv, stdin in (
         (["clients", "create", "svc"], ""),
-        (["users", "create", "a@b.co", "--password-stdin"], "pw"),
+        (["users", "create", "a@b.co", "--password-stdin"], "password1"),
         (["migrate"], ""),
     ):
         code, _, err = run(capsys, monkeypatch, *argv, stdin=stdin)
@@ -213,7 +215,14 @@ def test_users_disable_enable_and_revoke_sessions_by_email_or_id(
     cli_env: str, capsys, monkeypatch
 ) -> None:
     code, out, _ = run(
-        capsys, monkeypatch, "users", "create", "ada@b.co", "--password-stdin", "--json", stdin="pw"
+        capsys,
+        monkeypatch,
+        "users",
+        "create",
+        "ada@b.co",
+        "--password-stdin",
+        "--json",
+        stdin="password1",
     )
     user_id = json.loads(out)["id"]
     start_sessions(cli_env, user_id, 2)

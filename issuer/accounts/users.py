@@ -18,11 +18,14 @@ from issuer.store.database import Database
 from issuer.store.models import User
 
 __all__ = [
+    "ADMIN_ROLE",
     "USER_ID_PREFIX",
     "AccountError",
     "AccountExists",
+    "LastAdmin",
     "SessionsEnded",
     "UnknownAccount",
+    "check_password",
     "create_user",
     "disable_user",
     "enable_user",
@@ -38,6 +41,12 @@ USER_ID_PREFIX = "u-"
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+ADMIN_ROLE = "admin"
+
+# NIST SP 800-63B §5.1.1.2: at least 8 characters, at least 64 allowed, no composition
+# rules. The maximum only bounds the Argon2 input.
+MIN_PASSWORD_CHARS = 8
+MAX_PASSWORD_CHARS = 1024
 
 
 class AccountError(ValueError):
@@ -46,6 +55,10 @@ class AccountError(ValueError):
 
 class AccountExists(AccountError):
     """The e-mail or client id is taken."""
+
+
+class LastAdmin(AccountError):
+    """The change would leave no enabled user with the admin role."""
 
 
 class UnknownAccount(LookupError):
@@ -62,6 +75,17 @@ class SessionsEnded:
 
 def new_user_id() -> str:
     return USER_ID_PREFIX + uuid.uuid4().hex
+
+
+def check_password(password: str) -> str:
+    """A password as NIST SP 800-63B wants it: length only (Unicode characters)."""
+    if not password:
+        raise AccountError("the password is empty")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise AccountError(f"the password is longer than {MAX_PASSWORD_CHARS} characters")
+    return password
 
 
 def normalise_email(email: str) -> str:
@@ -81,10 +105,7 @@ async def create_user(
     actor: str,
 ) -> User:
     address = normalise_email(email)
-    if not password:
-        raise AccountError("the password is empty")
-    if len(password) > 1024:
-        raise AccountError("the password is longer than 1024 characters")
+    check_password(password)
     for role in roles:
         if not _ROLE.match(role):
             raise AccountError(f"not a role name: {role!r}")
@@ -133,6 +154,7 @@ async def disable_user(
 ) -> SessionsEnded:
     """Refuse the user's logins and end every refresh family (reason `user_disabled`)."""
     async with database.session() as session:
+        await _keep_an_admin(session, user_id)
         if not await users.set_disabled(session, user_id, True):
             raise UnknownAccount("no such user")
         ended = await families.revoke_for_user(session, user_id, reason="user_disabled", now=now)
@@ -177,6 +199,17 @@ async def revoke_sessions(
         )
     _count_revoked(len(ended))
     return SessionsEnded(user=user, sessions_revoked=len(ended))
+
+
+async def _keep_an_admin(session: AsyncSession, user_id: str) -> None:
+    """Refuse to take away the last enabled admin (nobody could use the admin API after)."""
+    user = await users.by_id(session, user_id)
+    if user is None or user.disabled or ADMIN_ROLE not in user.roles:
+        return
+    if await users.enabled_holders(session, ADMIN_ROLE) == [user_id]:
+        raise LastAdmin(
+            "this is the last enabled user with the admin role; give another user the role first"
+        )
 
 
 async def _reload(session: AsyncSession, user_id: str) -> User:

@@ -45,7 +45,7 @@ async def make_user(
 ) -> str:
     response = await client.post(
         "/admin/users",
-        json={"email": email, "password": "pw", "roles": list(roles)},
+        json={"email": email, "password": "password1", "roles": list(roles)},
         headers=headers,
     )
     assert response.status_code == 201, response.text
@@ -176,7 +176,7 @@ async def test_create_and_list_users(
 ) -> None:
     created = await client.post(
         "/admin/users",
-        json={"email": "Ada@Example.com", "password": "pw", "roles": ["admin"]},
+        json={"email": "Ada@Example.com", "password": "password1", "roles": ["admin"]},
         headers=admin_headers,
     )
     assert created.status_code == 201, created.text
@@ -202,7 +202,7 @@ async def test_duplicate_email_is_409(client: Client, admin_headers: dict[str, s
     await make_user(client, admin_headers)
     again = await client.post(
         "/admin/users",
-        json={"email": "ADA@example.com", "password": "other"},
+        json={"email": "ADA@example.com", "password": "password2"},
         headers=admin_headers,
     )
     assert again.status_code == 409
@@ -213,12 +213,12 @@ async def test_duplicate_email_is_409(client: Client, admin_headers: dict[str, s
 @pytest.mark.parametrize(
     "body",
     [
-        {"email": "not-an-address", "password": "pw"},
+        {"email": "not-an-address", "password": "password1"},
         {"email": "a@example.com", "password": ""},
         {"email": "a@example.com"},
-        {"email": "a@example.com", "password": "pw", "roles": ["bad role!"]},
-        {"email": "a@example.com", "password": "pw", "roles": "admin"},
-        {"email": "a@example.com", "password": "pw", "is_admin": True},
+        {"email": "a@example.com", "password": "password1", "roles": ["bad role!"]},
+        {"email": "a@example.com", "password": "password1", "roles": "admin"},
+        {"email": "a@example.com", "password": "password1", "is_admin": True},
         [],
     ],
 )
@@ -417,7 +417,7 @@ async def test_bootstrap_admin_logs_in_with_the_password_grant_and_calls_the_api
     from the token endpoint, then an admin call with it."""
     await client.post(
         "/admin/users",
-        json={"email": "root@example.com", "password": "s3cret", "roles": ["admin"]},
+        json={"email": "root@example.com", "password": "s3cret-s3cret", "roles": ["admin"]},
         headers=admin_headers,
     )
     created = await client.post(
@@ -428,7 +428,11 @@ async def test_bootstrap_admin_logs_in_with_the_password_grant_and_calls_the_api
     secret = created.json()["client_secret"]
     token = await client.post(
         "/oauth/token",
-        data={"grant_type": "password", "username": "root@example.com", "password": "s3cret"},
+        data={
+            "grant_type": "password",
+            "username": "root@example.com",
+            "password": "s3cret-s3cret",
+        },
         auth=("root-cli", secret),
     )
     assert token.status_code == 200, token.text
@@ -443,7 +447,11 @@ async def test_bootstrap_admin_logs_in_with_the_password_grant_and_calls_the_api
     assert (await client.get("/admin/keys", headers=bearer(access))).status_code == 401
     again = await client.post(
         "/oauth/token",
-        data={"grant_type": "password", "username": "root@example.com", "password": "s3cret"},
+        data={
+            "grant_type": "password",
+            "username": "root@example.com",
+            "password": "s3cret-s3cret",
+        },
         auth=("root-cli", secret),
     )
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"

@@ -98,7 +98,8 @@ class PasswordGrant(Grant):
             raise InvalidGrant("invalid username or password")
         if user.disabled:
             LOGIN_FAILURES.labels(reason="disabled").inc()
-            raise InvalidGrant("the user is disabled")
+            # The same answer as a wrong password: it must not confirm the password was right.
+            raise InvalidGrant("invalid username or password", debug="the user is disabled")
         throttle.clear(keys[0])
         if check.needs_rehash:
             new_hash = await hash_password(password)

@@ -18,6 +18,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
 
+from issuer.accounts.users import ADMIN_ROLE
 from issuer.errors import InsufficientScope
 from issuer.oauth.access import LiveAccessToken, bearer_token, check_access_token
 from issuer.oauth.grants.base import ADMIN_SCOPE
@@ -32,7 +33,6 @@ __all__ = [
     "require_admin",
 ]
 
-ADMIN_ROLE = "admin"
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
 
 Actor = NamedDependency[str]
