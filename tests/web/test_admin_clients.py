@@ -44,3 +44,24 @@ async def test_client_ids_shaped_like_user_ids_are_refused(
     )
     assert response.status_code == 400, response.text
     assert "user ids" in response.json()["error_description"]
+
+
+# ---- nothing of the admin API is cached (issue 11 item 11) -------------------------------
+
+
+async def test_every_admin_answer_is_no_store(
+    client: Client, admin_headers: dict[str, str]
+) -> None:
+    created = await client.post("/admin/clients", json={"client_id": "svc"}, headers=admin_headers)
+    assert created.status_code == 201 and created.json()["client_secret"]
+    answers = [
+        created,
+        await client.get("/admin/clients", headers=admin_headers),
+        await client.get("/admin/users", headers=admin_headers),
+        await client.get("/admin/keys", headers=admin_headers),
+        await client.get("/admin/audit", headers=admin_headers),
+        await client.post("/admin/users/nobody/enable", headers=admin_headers),  # 404
+        await client.get("/admin/users"),  # 401
+    ]
+    for answer in answers:
+        assert answer.headers.get("cache-control") == "no-store", answer.request.url
