@@ -19,14 +19,14 @@ from issuer.store.models import Client
 __all__ = ["NewClient", "create_client"]
 
 SIGNING_ALGS = ("RS256", "EdDSA")
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 # The shape of user ids (`users.new_user_id`) and of the plain UUIDs older users have.
 _USER_ID_SHAPE = re.compile(
     rf"^(?:{re.escape(USER_ID_PREFIX)}.*|[0-9a-f]{{8}}(?:-?[0-9a-f]{{4}}){{3}}-?[0-9a-f]{{12}})$",
     re.IGNORECASE,
 )
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-_SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 # Grants whose tokens speak for a user: such a client must never hold the admin scope.
 USER_FACING_GRANTS = ("password", "refresh_token", "authorization_code")
 
@@ -40,7 +40,7 @@ class NewClient:
 
 
 def _check_audience(audience: str) -> str:
-    if not audience or len(audience) > 512 or any(c.isspace() for c in audience):
+    if not audience or len(audience) > 512 or not audience.isprintable() or " " in audience:
         raise AccountError(f"not an audience: {audience!r}")
     return audience
 
@@ -75,7 +75,7 @@ async def create_client(
     now: datetime,
     actor: str,
 ) -> NewClient:
-    if not _CLIENT_ID.match(client_id):
+    if not _CLIENT_ID.fullmatch(client_id):
         raise AccountError(f"not a client id (letters, digits, _.:- up to 128): {client_id!r}")
     if _USER_ID_SHAPE.match(client_id):
         # RFC 9700 §4.15: a client's own tokens must never carry a user's `sub`.
@@ -96,7 +96,7 @@ async def create_client(
         # RFC 9700 §2.4: the password grant is kept only for first-party confidential clients.
         raise AccountError("a public client cannot use the password grant")
     for scope in scopes:
-        if not _SCOPE.match(scope):
+        if not _SCOPE.fullmatch(scope):
             raise AccountError(f"not a scope token: {scope!r}")
     _refuse_admin_scope_for_users(scopes, chosen, public)
     if alg is not None and alg not in SIGNING_ALGS:

@@ -39,8 +39,9 @@ __all__ = [
 # client's own token can never carry a user's `sub` (RFC 9700 §4.15).
 USER_ID_PREFIX = "u-"
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# No white space, no control character (a NUL cannot even be stored by Postgres).
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+_ROLE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 ADMIN_ROLE = "admin"
 
 # NIST SP 800-63B §5.1.1.2: at least 8 characters, at least 64 allowed, no composition
@@ -90,7 +91,7 @@ def check_password(password: str) -> str:
 
 def normalise_email(email: str) -> str:
     value = email.strip().lower()
-    if len(value) > 320 or not _EMAIL.match(value):
+    if len(value) > 320 or not _EMAIL.fullmatch(value):
         raise AccountError(f"not an e-mail address: {email!r}")
     return value
 
@@ -107,7 +108,7 @@ async def create_user(
     address = normalise_email(email)
     check_password(password)
     for role in roles:
-        if not _ROLE.match(role):
+        if not _ROLE.fullmatch(role):
             raise AccountError(f"not a role name: {role!r}")
     if await users.by_email(session, address) is not None:
         # Checked before hashing; the unique index still decides a race (below).

@@ -2,7 +2,8 @@
 
 One module per resource, each a thin controller (parse, call, render); the business steps
 live in `issuer.accounts` and `issuer.keyring.rotation`, which the CLI calls too. The
-router adds what every admin route shares: the guard (`guard.py`), the acting admin for
+router adds what every admin route shares: the guard (`guard.py`), no NUL in any path or
+query parameter, the acting admin for
 the audit log, bearer security in the OpenAPI document, and `Cache-Control: no-store` on
 every answer (one carries a client secret; all of them describe accounts). Every change
 writes an audit event in the same transaction, with the token's `sub` as the actor.
@@ -24,6 +25,7 @@ from issuer.web.admin.guard import (
     require_admin,
 )
 from issuer.web.admin.keys import KeysController
+from issuer.web.admin.schemas import refuse_nul_parameters
 from issuer.web.admin.users import UsersController
 
 __all__ = ["ADMIN_ROLE", "ADMIN_SCOPE", "admin_router", "require_admin"]
@@ -36,4 +38,5 @@ admin_router = Router(
     security=BEARER_SECURITY,
     tags=["admin"],
     cache_control=CacheControlHeader(no_store=True),
+    before_request=refuse_nul_parameters,
 )

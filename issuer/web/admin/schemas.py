@@ -10,11 +10,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
+from litestar import Request
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from issuer.errors import InvalidRequest
 from issuer.keyring.states import KeyState
+from issuer.oauth.forms import refuse_nul
 from issuer.oauth.grants import GRANT_TYPES
 from issuer.store.models import AuditEvent, Client, SigningKey, User
 
@@ -36,10 +38,26 @@ __all__ = [
     "UserDisabled",
     "UserOut",
     "errors",
+    "refuse_nul_parameters",
 ]
 
+# Bounds that keep every value inside what the databases store, so that bad input is a 400
+# here rather than a 500 there: Postgres INTEGER and BIGINT, and text without NUL.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+NO_NUL = r"^[^\x00]*$"
+
 Limit = Annotated[int, Parameter(ge=1, le=500, description="page size")]
-Offset = Annotated[int, Parameter(ge=0, description="rows to skip")]
+Offset = Annotated[int, Parameter(ge=0, le=INT64_MAX, description="rows to skip")]
+Text = Annotated[str, msgspec.Meta(pattern=NO_NUL)]
+Seconds = Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX)]
+
+
+def refuse_nul_parameters(request: Request[Any, Any, Any]) -> None:
+    """Before every admin handler: no path or query parameter may hold a NUL (Postgres
+    text cannot store one; before, such a value reached the database and answered 500)."""
+    refuse_nul(*(str(value) for value in request.path_params.values()))
+    refuse_nul(*(value for _, value in request.query_params.multi_items()))
 
 
 class Conflict(InvalidRequest):
@@ -140,11 +158,11 @@ class RevocationOut(msgspec.Struct):
 
 
 class NewUser(msgspec.Struct, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=NO_NUL)]
     # Its policy (8 to 1024 characters) is checked by `accounts.users.check_password`,
     # which says what is wrong; the body size limit bounds it before that.
-    password: str
-    roles: list[str] = msgspec.field(default_factory=list)
+    password: Text
+    roles: list[Text] = msgspec.field(default_factory=list)
 
 
 class UserOut(msgspec.Struct):
@@ -187,14 +205,14 @@ else:
 
 
 class NewClientIn(msgspec.Struct, forbid_unknown_fields=True):
-    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
     grant_types: list[GrantType] = msgspec.field(default_factory=list)
-    scopes: list[str] = msgspec.field(default_factory=list)
-    audiences: list[str] = msgspec.field(default_factory=list)
+    scopes: list[Text] = msgspec.field(default_factory=list)
+    audiences: list[Text] = msgspec.field(default_factory=list)
     public: bool = False
     alg: Literal["RS256", "EdDSA"] | None = None
-    access_token_ttl: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    refresh_token_ttl: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    access_token_ttl: Seconds | None = None
+    refresh_token_ttl: Seconds | None = None
 
 
 class ClientOut(msgspec.Struct):
