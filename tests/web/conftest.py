@@ -29,41 +29,51 @@ def runtime(app: Litestar, client: AsyncTestClient[Litestar]) -> Runtime:
     return started
 
 
+def sign_access_token(
+    runtime: Runtime,
+    *,
+    sub: str = "admin-user",
+    roles: list[str] | None = None,
+    scope: str = "",
+    typ: str = "at+jwt",
+    ttl: int = 300,
+    **claims: Any,
+) -> str:
+    """A token signed with the runtime's key ring, as the token endpoint would issue it."""
+    now = int(runtime.clock().timestamp())
+    payload: dict[str, Any] = {
+        "iss": runtime.settings.url,
+        "sub": sub,
+        "aud": runtime.settings.url,
+        "exp": now + ttl,
+        "iat": now,
+        "nbf": now,
+        "jti": secrets.token_urlsafe(16),
+        "client_id": "admin-cli",
+        "scope": scope,
+    }
+    if roles is not None:
+        payload["roles"] = roles
+    payload.update(claims)
+    return runtime.keys.ring.sign(payload, typ=typ, alg=runtime.settings.default_alg)
+
+
+def mint_admin(runtime: Runtime) -> str:
+    """A token of the user `admin-user` with role admin (see `admin_rows`)."""
+    return sign_access_token(runtime, roles=["admin"])
+
+
 @pytest.fixture
 def mint_token(runtime: Runtime) -> MintToken:
     """`mint_token(sub=…, roles=[…], scope="…", typ="at+jwt", **claims)` → a signed token."""
 
-    def mint(
-        *,
-        sub: str = "admin-user",
-        roles: list[str] | None = None,
-        scope: str = "",
-        typ: str = "at+jwt",
-        ttl: int = 300,
-        **claims: Any,
-    ) -> str:
-        now = int(runtime.clock().timestamp())
-        payload: dict[str, Any] = {
-            "iss": runtime.settings.url,
-            "sub": sub,
-            "aud": runtime.settings.url,
-            "exp": now + ttl,
-            "iat": now,
-            "nbf": now,
-            "jti": secrets.token_urlsafe(16),
-            "client_id": "admin-cli",
-            "scope": scope,
-        }
-        if roles is not None:
-            payload["roles"] = roles
-        payload.update(claims)
-        return runtime.keys.ring.sign(payload, typ=typ, alg=runtime.settings.default_alg)
+    def mint(**claims: Any) -> str:
+        return sign_access_token(runtime, **claims)
 
     return mint
 
 
-@pytest.fixture
-async def admin_accounts(runtime: Runtime, database: Database) -> None:
+async def admin_rows(database: Database, runtime: Runtime) -> None:
     """What `mint_token`'s defaults name, as the admin guard checks them in the database:
     the user `admin-user` with role admin, and the client `admin-cli` (client_credentials,
     registered for scope issuer:admin)."""
@@ -89,6 +99,11 @@ async def admin_accounts(runtime: Runtime, database: Database) -> None:
                 created_at=now,
             )
         )
+
+
+@pytest.fixture
+async def admin_accounts(runtime: Runtime, database: Database) -> None:
+    await admin_rows(database, runtime)
 
 
 @pytest.fixture

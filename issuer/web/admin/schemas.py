@@ -22,7 +22,10 @@ from issuer.store.models import AuditEvent, Client, SigningKey, User
 
 __all__ = [
     "AuditOut",
+    "ClientChange",
     "ClientCreated",
+    "ClientDeleted",
+    "ClientDisabled",
     "ClientOut",
     "Conflict",
     "ErrorBody",
@@ -33,7 +36,9 @@ __all__ = [
     "Offset",
     "RevocationOut",
     "RotateIn",
+    "RotateSecretIn",
     "RotationOut",
+    "SecretRotated",
     "SessionsRevoked",
     "UserDisabled",
     "UserOut",
@@ -77,7 +82,7 @@ _ERRORS = {
     400: "invalid_request: malformed or invalid input",
     401: "invalid_token: no, invalid, expired or revoked access token (WWW-Authenticate: Bearer)",
     403: "insufficient_scope: the token has neither role admin nor scope issuer:admin",
-    404: "not_found: no such user or key",
+    404: "not_found: no such user, client or key",
     409: "invalid_request: conflicts with the current state",
 }
 
@@ -228,6 +233,8 @@ class ClientOut(msgspec.Struct):
     refresh_token_ttl: int | None
     disabled: bool
     created_at: datetime
+    # After a rotation with an overlap: until when the previous secret still works.
+    previous_secret_valid_until: datetime | None
 
     @classmethod
     def of(cls, row: Client) -> ClientOut:
@@ -242,7 +249,52 @@ class ClientOut(msgspec.Struct):
             refresh_token_ttl=row.refresh_token_ttl,
             disabled=row.disabled,
             created_at=row.created_at,
+            previous_secret_valid_until=row.previous_secret_expires_at,
         )
+
+
+class ClientChange(msgspec.Struct, forbid_unknown_fields=True):
+    """The settings to change; a field left out is kept, `null` resets alg or a lifetime to
+    the issuer's default. `public` cannot change."""
+
+    grant_types: list[GrantType] | msgspec.UnsetType = msgspec.UNSET
+    scopes: list[Text] | msgspec.UnsetType = msgspec.UNSET
+    audiences: list[Text] | msgspec.UnsetType = msgspec.UNSET
+    alg: Literal["RS256", "EdDSA"] | msgspec.UnsetType | None = msgspec.UNSET
+    access_token_ttl: Seconds | msgspec.UnsetType | None = msgspec.UNSET
+    refresh_token_ttl: Seconds | msgspec.UnsetType | None = msgspec.UNSET
+
+    def changes(self) -> dict[str, Any]:
+        return {
+            name: value
+            for name, value in msgspec.structs.asdict(self).items()
+            if value is not msgspec.UNSET
+        }
+
+
+class RotateSecretIn(msgspec.Struct, forbid_unknown_fields=True):
+    """`overlap_seconds`: how long the old secret keeps working (default
+    ISSUER_CLIENT_SECRET_OVERLAP_SECONDS)."""
+
+    overlap_seconds: Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)] | None = None
+
+
+class SecretRotated(msgspec.Struct):
+    """The new secret, shown this once, and until when the old one works (null: no longer)."""
+
+    client: ClientOut
+    client_secret: str
+    previous_secret_valid_until: datetime | None
+
+
+class ClientDisabled(msgspec.Struct):
+    client: ClientOut
+    sessions_revoked: int
+
+
+class ClientDeleted(msgspec.Struct):
+    client_id: str
+    sessions_revoked: int
 
 
 class ClientCreated(msgspec.Struct):
