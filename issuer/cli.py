@@ -220,7 +220,7 @@ def _client_view(client: Any) -> dict[str, Any]:
         "refresh_token_ttl": client.refresh_token_ttl,
         "disabled": client.disabled,
         "created_at": _when(client.created_at),
-        "previous_secret_valid_until": _when(client.previous_secret_expires_at),
+        "rotation_overlap_until": _when(client.previous_secret_expires_at),
     }
 
 

@@ -102,7 +102,7 @@ async def test_show_and_update_a_client(client: Client, admin_headers: dict[str,
     assert (await client.post("/admin/clients", json=body, headers=admin_headers)).is_success
     shown = await client.get("/admin/clients/svc", headers=admin_headers)
     assert shown.status_code == 200 and shown.json()["scopes"] == ["read"]
-    assert "secret_digest" not in shown.text and shown.json()["previous_secret_valid_until"] is None
+    assert "secret_digest" not in shown.text and shown.json()["rotation_overlap_until"] is None
 
     changed = await client.patch(
         "/admin/clients/svc",
@@ -193,7 +193,7 @@ async def test_rotating_a_secret_without_overlap_ends_the_old_one_at_once(
     rotated = await client.post("/admin/clients/svc/rotate-secret", headers=admin_headers)
     assert rotated.status_code == 200, rotated.text
     new = rotated.json()["client_secret"]
-    assert new != old and rotated.json()["previous_secret_valid_until"] is None
+    assert new != old and rotated.json()["rotation_overlap_until"] is None
     assert (await post_form(client, "/oauth/token", grant, auth=("svc", old))).status_code == 401
     assert (await post_form(client, "/oauth/token", grant, auth=("svc", new))).is_success
     events = await client.get("/admin/audit?action=client.rotate_secret", headers=admin_headers)
@@ -217,7 +217,7 @@ async def test_the_old_secret_works_for_the_stated_overlap(
         rotated = await client.post("/admin/clients/svc/rotate-secret", headers=headers)
         assert rotated.status_code == 200, rotated.text
         new = rotated.json()["client_secret"]
-        assert rotated.json()["previous_secret_valid_until"] is not None
+        assert rotated.json()["rotation_overlap_until"] is not None
         for secret in (old, new):
             assert (await post_form(client, "/oauth/token", grant, auth=("svc", secret))).is_success
         clock.advance(61)

@@ -182,7 +182,7 @@ class ClientsController(Controller):
         return SecretRotated(
             client=ClientOut.of(new.client),
             client_secret=new.secret,
-            previous_secret_valid_until=new.previous_valid_until,
+            rotation_overlap_until=new.previous_valid_until,
         )
 
     @delete(

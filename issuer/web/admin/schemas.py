@@ -234,7 +234,7 @@ class ClientOut(msgspec.Struct):
     disabled: bool
     created_at: datetime
     # After a rotation with an overlap: until when the previous secret still works.
-    previous_secret_valid_until: datetime | None
+    rotation_overlap_until: datetime | None
 
     @classmethod
     def of(cls, row: Client) -> ClientOut:
@@ -249,7 +249,7 @@ class ClientOut(msgspec.Struct):
             refresh_token_ttl=row.refresh_token_ttl,
             disabled=row.disabled,
             created_at=row.created_at,
-            previous_secret_valid_until=row.previous_secret_expires_at,
+            rotation_overlap_until=row.previous_secret_expires_at,
         )
 
 
@@ -284,7 +284,7 @@ class SecretRotated(msgspec.Struct):
 
     client: ClientOut
     client_secret: str
-    previous_secret_valid_until: datetime | None
+    rotation_overlap_until: datetime | None
 
 
 class ClientDisabled(msgspec.Struct):
