@@ -218,6 +218,124 @@ def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
     return _run(_with_session(settings, work))
 
 
+def _client_view(client: Any) -> dict[str, Any]:
+    """A client as the CLI shows it: never its secret digests."""
+    return {
+        "client_id": client.client_id,
+        "public": client.public,
+        "grant_types": list(client.grant_types),
+        "scopes": list(client.scopes),
+        "audiences": list(client.audiences),
+        "alg": client.alg,
+        "access_token_ttl": client.access_token_ttl,
+        "refresh_token_ttl": client.refresh_token_ttl,
+        "disabled": client.disabled,
+        "created_at": _when(client.created_at),
+        "rotation_overlap_until": _when(client.previous_secret_expires_at),
+    }
+
+
+def _print_client(view: dict[str, Any]) -> None:
+    for name, value in view.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        print(f"{name}: {'-' if shown is None or shown == '' else shown}")
+
+
+def cmd_clients_list(args: argparse.Namespace, settings: Settings) -> int:
+    from issuer.store import clients
+
+    async def work(session: Any) -> int:
+        rows = await clients.listing(session, limit=args.limit, offset=args.offset)
+        views = [_client_view(row) for row in rows]
+        if args.json:
+            print(json.dumps(views, indent=2))
+            return 0
+        for view in views:
+            state = "disabled" if view["disabled"] else "enabled"
+            kind = "public" if view["public"] else "confidential"
+            grants = ",".join(view["grant_types"])
+            print(f"{view['client_id']}  {kind}  {state}  {grants}")
+        return 0
+
+    return _run(_with_session(settings, work))
+
+
+def cmd_clients_change(args: argparse.Namespace, settings: Settings) -> int:
+    """`clients show|update|disable|enable|rotate-secret|delete CLIENT_ID`: the admin API's
+    steps, from the shell. A running issuer sees the change within its client cache's few
+    seconds."""
+    from issuer.accounts import clients as accounts
+    from issuer.accounts.users import AccountError, UnknownAccount
+    from issuer.clock import utcnow
+
+    async def work(database: Any) -> int:
+        now, actor, command = utcnow(), _actor(), args.clients_command
+        extra: dict[str, Any] = {}
+        try:
+            if command == "show":
+                client = await accounts.get_client(database, args.client_id)
+            elif command == "update":
+                changes = {
+                    name: value
+                    for name, value in (
+                        ("grant_types", args.grant_type),
+                        ("scopes", args.scope),
+                        ("audiences", args.audience),
+                        ("alg", args.alg),
+                        ("access_token_ttl", args.access_token_ttl),
+                        ("refresh_token_ttl", args.refresh_token_ttl),
+                    )
+                    if value is not None
+                }
+                if args.no_scope:
+                    changes["scopes"] = []
+                if not changes:
+                    raise CommandError("nothing to change (see issuer clients update --help)")
+                client = await accounts.update_client(
+                    database, args.client_id, changes, now=now, actor=actor
+                )
+            elif command == "disable":
+                done = await accounts.disable_client(database, args.client_id, now=now, actor=actor)
+                client, extra = done.client, {"sessions_revoked": done.sessions_revoked}
+            elif command == "enable":
+                client = await accounts.enable_client(
+                    database, args.client_id, now=now, actor=actor
+                )
+            elif command == "rotate-secret":
+                overlap = args.overlap
+                new = await accounts.rotate_secret(
+                    database,
+                    args.client_id,
+                    overlap_seconds=(
+                        settings.client_secret_overlap_seconds if overlap is None else overlap
+                    ),
+                    now=now,
+                    actor=actor,
+                )
+                client, extra = new.client, {"client_secret": new.secret}
+            else:  # delete
+                ended = await accounts.delete_client(
+                    database, args.client_id, force=args.force, now=now, actor=actor
+                )
+                if args.json:
+                    print(json.dumps({"client_id": args.client_id, "sessions_revoked": ended}))
+                else:
+                    print(f"deleted client {args.client_id}; {ended} sessions revoked")
+                return 0
+        except (AccountError, UnknownAccount) as exc:
+            raise CommandError(str(exc)) from None
+        view = {**_client_view(client), **extra}
+        if args.json:
+            print(json.dumps(view, indent=2))
+            return 0
+        _print_client(view)
+        if "client_secret" in extra:
+            print("(the secret is shown only this once)")
+        return 0
+
+    return _run(_with_database(settings, work))
+
+
 async def _with_database(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
     from sqlalchemy.exc import DBAPIError, InterfaceError
 
@@ -351,6 +469,21 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return _run(_with_database(settings, work))
 
 
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer within [low, high] (what the database can store)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -402,6 +535,45 @@ def build_parser() -> argparse.ArgumentParser:
     create_client.add_argument("--refresh-token-ttl", type=int)
     create_client.add_argument("--json", action="store_true")
     create_client.set_defaults(handler=cmd_clients_create)
+    list_clients = clients.add_parser("list", help="registered clients (never their secrets)")
+    list_clients.add_argument("--limit", type=_bounded(1, 10_000), default=1000)
+    list_clients.add_argument("--offset", type=_bounded(0, 2**63 - 1), default=0)
+    list_clients.add_argument("--json", action="store_true")
+    list_clients.set_defaults(handler=cmd_clients_list)
+    for name, text in (
+        ("show", "one client's settings (never its secret)"),
+        ("update", "change grant types, scopes, audiences, alg or lifetimes"),
+        ("disable", "refuse a client everywhere and end all its sessions"),
+        ("enable", "accept a disabled client again"),
+        ("rotate-secret", "a new secret, printed once; the old one works for --overlap S"),
+        ("delete", "delete a client (refused while it has live sessions, unless --force)"),
+    ):
+        change_client = clients.add_parser(name, help=text)
+        change_client.add_argument("client_id")
+        change_client.add_argument("--json", action="store_true")
+        change_client.set_defaults(handler=cmd_clients_change)
+        if name == "update":
+            change_client.add_argument(
+                "--grant-type", action="append", help="replaces the list (repeat)"
+            )
+            change_client.add_argument("--audience", action="append", help="replaces the list")
+            change_client.add_argument("--scope", action="append", help="replaces the list")
+            change_client.add_argument("--no-scope", action="store_true", help="no scopes")
+            change_client.add_argument("--alg", choices=["RS256", "EdDSA"])
+            change_client.add_argument("--access-token-ttl", type=_bounded(1, 2**31 - 1))
+            change_client.add_argument("--refresh-token-ttl", type=_bounded(1, 2**31 - 1))
+        elif name == "rotate-secret":
+            change_client.add_argument(
+                "--overlap",
+                type=_bounded(0, 2**31 - 1),
+                metavar="S",
+                help="seconds the old secret keeps working "
+                "(default ISSUER_CLIENT_SECRET_OVERLAP_SECONDS)",
+            )
+        elif name == "delete":
+            change_client.add_argument(
+                "--force", action="store_true", help="revoke its live sessions and delete anyway"
+            )
 
     keys = commands.add_parser("keys", help="signing keys").add_subparsers(
         dest="keys_command", required=True, parser_class=_Parser

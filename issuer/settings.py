@@ -135,6 +135,7 @@ class Settings:
     refresh_token_ttl: int = 2_592_000
     family_lifetime: int = 7_776_000
     refresh_grace_seconds: int = 0
+    client_secret_overlap_seconds: int = 0
     default_alg: str = "RS256"
     eddsa_jws_alg: str = "EdDSA"
     signing_algs: tuple[str, ...] = SIGNING_ALGS
@@ -179,6 +180,7 @@ class Settings:
             refresh_token_ttl=_int(env, "ISSUER_REFRESH_TOKEN_TTL", 2_592_000, minimum=1),
             family_lifetime=_int(env, "ISSUER_FAMILY_LIFETIME", 7_776_000, minimum=1),
             refresh_grace_seconds=_int(env, "ISSUER_REFRESH_GRACE_SECONDS", 0),
+            client_secret_overlap_seconds=_int(env, "ISSUER_CLIENT_SECRET_OVERLAP_SECONDS", 0),
             default_alg=default_alg,
             eddsa_jws_alg=eddsa,
             rsa_key_size=rsa_bits,

@@ -14,9 +14,10 @@ import pytest
 from issuer.accounts.secrets import secret_matches
 from issuer.cli import main
 from issuer.clock import utcnow
-from issuer.store import audit, clients, families, users
+from issuer.store import audit, clients, users
 from issuer.store.database import Database
 from issuer.store.models import Client
+from tests.oauth.support import store_family
 
 
 @pytest.fixture
@@ -93,8 +94,8 @@ def test_users_create_reads_the_password_from_stdin(cli_env: str, capsys, monkey
     ("argv", "stdin", "message"),
     [
         (["users", "create", "a@b.co", "--password-stdin"], "", "password is empty"),
-        (["users", "create", "a@b.co"], "pw", "--password-stdin"),
-        (["users", "create", "not-an-email", "--password-stdin"], "pw", "not an e-mail"),
+        (["users", "create", "a@b.co"], "password1", "--password-stdin"),
+        (["users", "create", "not-an-email", "--password-stdin"], "password1", "not an e-mail"),
         (["clients", "create", "svc", "--grant-type", "implicit"], "", "unknown grant type"),
         (
             ["clients", "create", "svc", "--public", "--grant-type", "client_credentials"],
@@ -114,11 +115,13 @@ def test_bad_input_is_one_line_and_non_zero(
 
 def test_duplicate_email_is_refused_case_insensitively(cli_env: str, capsys, monkeypatch) -> None:
     assert (
-        run(capsys, monkeypatch, "users", "create", "a@b.co", "--password-stdin", stdin="pw")[0]
+        run(
+            capsys, monkeypatch, "users", "create", "a@b.co", "--password-stdin", stdin="password1"
+        )[0]
         == 0
     )
     code, _, err = run(
-        capsys, monkeypatch, "users", "create", "A@B.CO", "--password-stdin", stdin="pw"
+        capsys, monkeypatch, "users", "create", "A@B.CO", "--password-stdin", stdin="password1"
     )
     assert code != 0 and "already exists" in one_line_error(err)
 
@@ -162,7 +165,7 @@ def test_database_down_is_one_line(monkeypatch, capsys, tmp_path: Path) -> None:
     monkeypatch.setenv("ISSUER_KEYS_DIR", str(tmp_path))
     for argv, stdin in (
         (["clients", "create", "svc"], ""),
-        (["users", "create", "a@b.co", "--password-stdin"], "pw"),
+        (["users", "create", "a@b.co", "--password-stdin"], "password1"),
         (["migrate"], ""),
     ):
         code, _, err = run(capsys, monkeypatch, *argv, stdin=stdin)
@@ -190,36 +193,36 @@ def test_usage_errors_exit_2(capsys, monkeypatch) -> None:
 
 
 def start_sessions(database_url: str, user_id: str, count: int) -> None:
-    async def go() -> None:
-        database = Database(database_url)
+    async def go(session):  # type: ignore[no-untyped-def]
         now = utcnow()
-        try:
-            async with database.session() as session:
-                await clients.add(session, Client(client_id="app", created_at=now))
-            for _ in range(count):
-                await families.start_login(
-                    database,
-                    family_id=str(uuid.uuid4()),
-                    user_id=user_id,
-                    client_id="app",
-                    scope="",
-                    audience="http://127.0.0.1:8000",
-                    now=now,
-                    family_expires_at=now + timedelta(days=1),
-                    jti=str(uuid.uuid4()),
-                    expires_at=now + timedelta(days=1),
-                )
-        finally:
-            await database.dispose()
+        await clients.add(session, Client(client_id="app", created_at=now))
+        for _ in range(count):
+            await store_family(
+                session,
+                family_id=str(uuid.uuid4()),
+                user_id=user_id,
+                client_id="app",
+                scope="",
+                audience="http://127.0.0.1:8000",
+                now=now,
+                expires_at=now + timedelta(days=1),
+            )
 
-    asyncio.run(go())
+    lookup(database_url, go)
 
 
 def test_users_disable_enable_and_revoke_sessions_by_email_or_id(
     cli_env: str, capsys, monkeypatch
 ) -> None:
     code, out, _ = run(
-        capsys, monkeypatch, "users", "create", "ada@b.co", "--password-stdin", "--json", stdin="pw"
+        capsys,
+        monkeypatch,
+        "users",
+        "create",
+        "ada@b.co",
+        "--password-stdin",
+        "--json",
+        stdin="password1",
     )
     user_id = json.loads(out)["id"]
     start_sessions(cli_env, user_id, 2)

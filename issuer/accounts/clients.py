@@ -1,26 +1,89 @@
-"""Registering clients: grant types, scopes, audiences, alg; a secret shown once."""
+"""Clients: registering (a secret shown once), changing, disabling, enabling, rotating the
+secret, deleting. The CLI and the admin API both call these steps.
+
+A disabled client authenticates nowhere, its refresh families are revoked, and its access
+tokens are refused at introspection, userinfo and the admin API (the access-token state
+query joins the client). A running issuer's client cache forgets a client its own admin
+API changed at once; other processes see the change within `CLIENT_CACHE_SECONDS`.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.accounts.secrets import generate_secret, secret_digest
-from issuer.accounts.users import AccountError, AccountExists
+from issuer.accounts.users import USER_ID_PREFIX, AccountError, AccountExists, UnknownAccount
 from issuer.jose.algs import SIGNING_ALGS
+from issuer.metrics import REVOCATIONS
 from issuer.oauth.grants import GRANT_TYPES
+from issuer.oauth.grants.base import ADMIN_SCOPE
 from issuer.store import audit, clients
+from issuer.store.database import Database
 from issuer.store.models import Client
 
-__all__ = ["NewClient", "create_client"]
+__all__ = [
+    "CHANGEABLE",
+    "ClientDisabled",
+    "ClientInUse",
+    "NewClient",
+    "NewSecret",
+    "create_client",
+    "delete_client",
+    "disable_client",
+    "enable_client",
+    "get_client",
+    "rotate_secret",
+    "update_client",
+]
 
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# What `update_client` may change; `public` may not (a secret would appear or vanish).
+CHANGEABLE = (
+    "grant_types",
+    "scopes",
+    "audiences",
+    "alg",
+    "access_token_ttl",
+    "refresh_token_ttl",
+)
+
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+# The shape of user ids (`users.new_user_id`) and of the plain UUIDs older users have.
+_USER_ID_SHAPE = re.compile(
+    rf"^(?:{re.escape(USER_ID_PREFIX)}.*|[0-9a-f]{{8}}(?:-?[0-9a-f]{{4}}){{3}}-?[0-9a-f]{{12}})$",
+    re.IGNORECASE,
+)
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-_SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
+_INT32_MAX = 2**31 - 1  # the lifetimes' column type on both databases
+# Grants whose tokens speak for a user: such a client must never hold the admin scope.
+USER_FACING_GRANTS = ("password", "refresh_token", "authorization_code")
+
+
+class ClientInUse(AccountError):
+    """The client still has live refresh families (delete without force)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientDisabled:
+    """A client after `disable_client`, and how many refresh families it ended."""
+
+    client: Client
+    sessions_revoked: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewSecret:
+    """A rotated client's new secret (shown once) and until when the old one still works."""
+
+    client: Client
+    secret: str
+    previous_valid_until: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +95,57 @@ class NewClient:
 
 
 def _check_audience(audience: str) -> str:
-    if not audience or len(audience) > 512 or any(c.isspace() for c in audience):
+    if not audience or len(audience) > 512 or not audience.isprintable() or " " in audience:
         raise AccountError(f"not an audience: {audience!r}")
     return audience
+
+
+def _refuse_admin_scope_for_users(
+    scopes: Sequence[str], grant_types: Sequence[str], public: bool
+) -> None:
+    """The admin scope is for a confidential client's own (client_credentials) tokens only."""
+    if ADMIN_SCOPE not in scopes:
+        return
+    facing = [grant for grant in grant_types if grant in USER_FACING_GRANTS]
+    if public or facing:
+        why = "a public client" if public else f"a client with grant {', '.join(facing)}"
+        raise AccountError(
+            f"{why} cannot have scope {ADMIN_SCOPE}: it is only for client_credentials "
+            "clients; give users the admin role instead"
+        )
+
+
+def _check_settings(
+    *,
+    grant_types: Sequence[str],
+    scopes: Sequence[str],
+    audiences: Sequence[str],
+    public: bool,
+    alg: str | None,
+    access_token_ttl: int | None,
+    refresh_token_ttl: int | None,
+) -> None:
+    """The rules every client's settings follow, at registration and at every change."""
+    for grant in grant_types:
+        if grant not in GRANT_TYPES:
+            raise AccountError(f"unknown grant type {grant!r} (one of {', '.join(GRANT_TYPES)})")
+    if public and "client_credentials" in grant_types:
+        # RFC 6749 §4.4: the client credentials grant MUST only be used by confidential clients.
+        raise AccountError("a public client cannot use client_credentials")
+    if public and "password" in grant_types:
+        # RFC 9700 §2.4: the password grant is kept only for first-party confidential clients.
+        raise AccountError("a public client cannot use the password grant")
+    for scope in scopes:
+        if not _SCOPE.fullmatch(scope):
+            raise AccountError(f"not a scope token: {scope!r}")
+    _refuse_admin_scope_for_users(scopes, grant_types, public)
+    if alg is not None and alg not in SIGNING_ALGS:
+        raise AccountError(f"alg must be {' or '.join(SIGNING_ALGS)}, got {alg!r}")
+    for ttl in (access_token_ttl, refresh_token_ttl):
+        if ttl is not None and not 1 <= ttl <= _INT32_MAX:
+            raise AccountError(f"token lifetimes must be between 1 and {_INT32_MAX} seconds")
+    for audience in audiences:
+        _check_audience(audience)
 
 
 async def create_client(
@@ -52,29 +163,27 @@ async def create_client(
     now: datetime,
     actor: str,
 ) -> NewClient:
-    if not _CLIENT_ID.match(client_id):
+    if not _CLIENT_ID.fullmatch(client_id):
         raise AccountError(f"not a client id (letters, digits, _.:- up to 128): {client_id!r}")
-    for grant in grant_types:
-        if grant not in GRANT_TYPES:
-            raise AccountError(f"unknown grant type {grant!r} (one of {', '.join(GRANT_TYPES)})")
+    if _USER_ID_SHAPE.match(client_id):
+        # RFC 9700 §4.15: a client's own tokens must never carry a user's `sub`.
+        raise AccountError(
+            f"a client id may not start with {USER_ID_PREFIX!r} nor be a UUID (user ids "
+            f"look like that): {client_id!r}"
+        )
     chosen = list(dict.fromkeys(grant_types)) or (
         ["refresh_token"] if public else ["client_credentials"]
     )
-    if public and "client_credentials" in chosen:
-        # RFC 6749 §4.4: the client credentials grant MUST only be used by confidential clients.
-        raise AccountError("a public client cannot use client_credentials")
-    if public and "password" in chosen:
-        # RFC 9700 §2.4: the password grant is kept only for first-party confidential clients.
-        raise AccountError("a public client cannot use the password grant")
-    for scope in scopes:
-        if not _SCOPE.match(scope):
-            raise AccountError(f"not a scope token: {scope!r}")
-    if alg is not None and alg not in SIGNING_ALGS:
-        raise AccountError(f"alg must be {' or '.join(SIGNING_ALGS)}, got {alg!r}")
-    for ttl in (access_token_ttl, refresh_token_ttl):
-        if ttl is not None and ttl < 1:
-            raise AccountError("token lifetimes must be positive")
-    targets = [_check_audience(a) for a in dict.fromkeys(audiences)] or [default_audience]
+    targets = list(dict.fromkeys(audiences)) or [default_audience]
+    _check_settings(
+        grant_types=chosen,
+        scopes=scopes,
+        audiences=targets,
+        public=public,
+        alg=alg,
+        access_token_ttl=access_token_ttl,
+        refresh_token_ttl=refresh_token_ttl,
+    )
     secret = None if public else generate_secret()
     client = Client(
         client_id=client_id,
@@ -102,3 +211,149 @@ async def create_client(
         detail={"grant_types": chosen, "public": public, "audiences": targets},
     )
     return NewClient(client=client, secret=secret)
+
+
+async def get_client(database: Database, client_id: str) -> Client:
+    async with database.session() as session:
+        return await _existing(session, client_id)
+
+
+async def update_client(
+    database: Database, client_id: str, changes: Mapping[str, Any], *, now: datetime, actor: str
+) -> Client:
+    """Change some of `CHANGEABLE` (a key present is a change; None resets a lifetime or
+    alg to the issuer's default). The result follows the rules of a new registration."""
+    unknown = sorted(set(changes) - set(CHANGEABLE))
+    if unknown:
+        raise AccountError(f"cannot change {', '.join(unknown)} (only {', '.join(CHANGEABLE)})")
+    values = dict(changes)
+    for name in ("grant_types", "scopes", "audiences"):
+        if name in values:
+            values[name] = list(dict.fromkeys(values[name] or ()))
+    if values.get("grant_types") == [] or values.get("audiences") == []:
+        raise AccountError("a client needs at least one grant type and one audience")
+    async with database.session() as session:
+        row = await _existing(session, client_id, lock=True)
+        merged = {name: values.get(name, getattr(row, name)) for name in CHANGEABLE}
+        _check_settings(public=row.public, **merged)
+        await clients.change(session, client_id, **values)
+        audit.record(
+            session,
+            now=now,
+            actor=actor,
+            action="client.update",
+            subject=client_id,
+            detail={name: values[name] for name in sorted(values)},
+        )
+        return await _reloaded(session, client_id)
+
+
+async def disable_client(
+    database: Database, client_id: str, *, now: datetime, actor: str
+) -> ClientDisabled:
+    """Refuse the client everywhere and end its refresh families (reason `client_disabled`)."""
+    async with database.session() as session:
+        await _existing(session, client_id, lock=True)
+        await clients.change(session, client_id, disabled=True)
+        ended = await clients.revoke_families(session, client_id, reason="client_disabled", now=now)
+        audit.record(
+            session,
+            now=now,
+            actor=actor,
+            action="client.disable",
+            subject=client_id,
+            detail={"families_revoked": len(ended)},
+        )
+        client = await _reloaded(session, client_id)
+    _count_revoked(len(ended))
+    return ClientDisabled(client=client, sessions_revoked=len(ended))
+
+
+async def enable_client(database: Database, client_id: str, *, now: datetime, actor: str) -> Client:
+    """Accept the client again (its ended sessions stay ended)."""
+    async with database.session() as session:
+        await _existing(session, client_id, lock=True)
+        await clients.change(session, client_id, disabled=False)
+        audit.record(session, now=now, actor=actor, action="client.enable", subject=client_id)
+        return await _reloaded(session, client_id)
+
+
+async def rotate_secret(
+    database: Database, client_id: str, *, overlap_seconds: int, now: datetime, actor: str
+) -> NewSecret:
+    """A new secret, shown once; the old one keeps working for `overlap_seconds` (0: not at
+    all) so that the client's instances can switch over. A secret rotated earlier and still
+    in its overlap stops working now: only the newest previous secret is kept."""
+    if not 0 <= overlap_seconds <= _INT32_MAX:
+        raise AccountError(f"the overlap must be between 0 and {_INT32_MAX} seconds")
+    async with database.session() as session:
+        row = await _existing(session, client_id, lock=True)
+        if row.public:
+            raise AccountError("a public client has no secret")
+        secret = generate_secret()
+        until = now + timedelta(seconds=overlap_seconds) if overlap_seconds else None
+        await clients.change(
+            session,
+            client_id,
+            secret_digest=secret_digest(secret),
+            previous_secret_digest=row.secret_digest if until else None,
+            previous_secret_expires_at=until,
+        )
+        audit.record(
+            session,
+            now=now,
+            actor=actor,
+            action="client.rotate_secret",
+            subject=client_id,
+            detail={"overlap_seconds": overlap_seconds},
+        )
+        client = await _reloaded(session, client_id)
+    return NewSecret(client=client, secret=secret, previous_valid_until=until)
+
+
+async def delete_client(
+    database: Database, client_id: str, *, force: bool, now: datetime, actor: str
+) -> int:
+    """Delete the client. While it has live refresh families this is refused unless
+    `force`, which revokes them first (reason `client_deleted`, audited); its families and
+    their tokens are then deleted with it. How many live families were ended."""
+    async with database.session() as session:
+        await _existing(session, client_id, lock=True)
+        live = await clients.live_families(session, client_id, now=now)
+        if live and not force:
+            raise ClientInUse(
+                f"client {client_id} has {live} live sessions; disable it, or delete with force "
+                "to end them"
+            )
+        ended = await clients.revoke_families(session, client_id, reason="client_deleted", now=now)
+        await clients.remove(session, client_id)
+        audit.record(
+            session,
+            now=now,
+            actor=actor,
+            action="client.delete",
+            subject=client_id,
+            detail={"families_revoked": len(ended), "forced": force},
+        )
+    _count_revoked(len(ended))
+    return live
+
+
+async def _existing(session: AsyncSession, client_id: str, *, lock: bool = False) -> Client:
+    row = await clients.by_id(session, client_id, lock=lock)
+    if row is None:
+        raise UnknownAccount("no such client")
+    return row
+
+
+async def _reloaded(session: AsyncSession, client_id: str) -> Client:
+    row = await clients.by_id(session, client_id)
+    assert row is not None  # changed in this very transaction
+    await session.refresh(row)
+    return row
+
+
+def _count_revoked(families_ended: int) -> None:
+    """Counted once the transaction has committed, never for a rolled-back one."""
+    if families_ended:
+        REVOCATIONS.labels(kind="family").inc(families_ended)

@@ -18,10 +18,14 @@ from issuer.store.database import Database
 from issuer.store.models import User
 
 __all__ = [
+    "ADMIN_ROLE",
+    "USER_ID_PREFIX",
     "AccountError",
     "AccountExists",
+    "LastAdmin",
     "SessionsEnded",
     "UnknownAccount",
+    "check_password",
     "create_user",
     "disable_user",
     "enable_user",
@@ -30,8 +34,20 @@ __all__ = [
     "revoke_sessions",
 ]
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# A user's id, the `sub` of their tokens, is "u-" and 32 hex digits (a random UUID). No
+# client id may start with the prefix, nor look like the plain UUIDs of older users, so a
+# client's own token can never carry a user's `sub` (RFC 9700 §4.15).
+USER_ID_PREFIX = "u-"
+
+# No white space, no control character (a NUL cannot even be stored by Postgres).
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+_ROLE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+ADMIN_ROLE = "admin"
+
+# NIST SP 800-63B §5.1.1.2: at least 8 characters, at least 64 allowed, no composition
+# rules. The maximum only bounds the Argon2 input.
+MIN_PASSWORD_CHARS = 8
+MAX_PASSWORD_CHARS = 1024
 
 
 class AccountError(ValueError):
@@ -40,6 +56,10 @@ class AccountError(ValueError):
 
 class AccountExists(AccountError):
     """The e-mail or client id is taken."""
+
+
+class LastAdmin(AccountError):
+    """The change would leave no enabled user with the admin role."""
 
 
 class UnknownAccount(LookupError):
@@ -54,9 +74,24 @@ class SessionsEnded:
     sessions_revoked: int
 
 
+def new_user_id() -> str:
+    return USER_ID_PREFIX + uuid.uuid4().hex
+
+
+def check_password(password: str) -> str:
+    """A password as NIST SP 800-63B wants it: length only (Unicode characters)."""
+    if not password:
+        raise AccountError("the password is empty")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise AccountError(f"the password is longer than {MAX_PASSWORD_CHARS} characters")
+    return password
+
+
 def normalise_email(email: str) -> str:
     value = email.strip().lower()
-    if len(value) > 320 or not _EMAIL.match(value):
+    if len(value) > 320 or not _EMAIL.fullmatch(value):
         raise AccountError(f"not an e-mail address: {email!r}")
     return value
 
@@ -71,18 +106,15 @@ async def create_user(
     actor: str,
 ) -> User:
     address = normalise_email(email)
-    if not password:
-        raise AccountError("the password is empty")
-    if len(password) > 1024:
-        raise AccountError("the password is longer than 1024 characters")
+    check_password(password)
     for role in roles:
-        if not _ROLE.match(role):
+        if not _ROLE.fullmatch(role):
             raise AccountError(f"not a role name: {role!r}")
     if await users.by_email(session, address) is not None:
         # Checked before hashing; the unique index still decides a race (below).
         raise AccountExists(f"a user with e-mail {address} already exists")
     user = User(
-        id=str(uuid.uuid4()),
+        id=new_user_id(),
         email=address,
         password_hash=await hash_password(password),
         roles=sorted(set(roles)),
@@ -123,6 +155,7 @@ async def disable_user(
 ) -> SessionsEnded:
     """Refuse the user's logins and end every refresh family (reason `user_disabled`)."""
     async with database.session() as session:
+        await _keep_an_admin(session, user_id)
         if not await users.set_disabled(session, user_id, True):
             raise UnknownAccount("no such user")
         ended = await families.revoke_for_user(session, user_id, reason="user_disabled", now=now)
@@ -167,6 +200,17 @@ async def revoke_sessions(
         )
     _count_revoked(len(ended))
     return SessionsEnded(user=user, sessions_revoked=len(ended))
+
+
+async def _keep_an_admin(session: AsyncSession, user_id: str) -> None:
+    """Refuse to take away the last enabled admin (nobody could use the admin API after)."""
+    user = await users.by_id(session, user_id)
+    if user is None or user.disabled or ADMIN_ROLE not in user.roles:
+        return
+    if await users.enabled_holders(session, ADMIN_ROLE) == [user_id]:
+        raise LastAdmin(
+            "this is the last enabled user with the admin role; give another user the role first"
+        )
 
 
 async def _reload(session: AsyncSession, user_id: str) -> User:

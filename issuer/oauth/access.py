@@ -73,8 +73,15 @@ async def require_live(
 ) -> AccessTokenState:
     """What the database knows of the token (one round trip); `InvalidToken` if revoked."""
     state = await access_token_state(
-        database, jti=claims.jti, sid=claims.sid, sub=claims.sub, now=now
+        database,
+        jti=claims.jti,
+        sid=claims.sid,
+        sub=claims.sub,
+        now=now,
+        client_id=claims.client_id,
     )
+    if state.client is None or state.client.disabled:
+        raise InvalidToken("the access token was revoked", debug="client disabled or deleted")
     if state.denied:
         raise InvalidToken("the access token was revoked", debug="deny-listed jti")
     if claims.sid is not None and not state.family_live:

@@ -3,7 +3,9 @@
 `client_secret_basic` (§2.3.1, the id and secret form-encoded inside HTTP Basic),
 `client_secret_post` (§2.3.1, in the body) and `none` for public clients (`client_id` only).
 Client rows (and unknown ids) are cached per process for a few seconds (client_credentials is a
-hot path), so a disabled client stops being accepted within `ttl` seconds.
+hot path), so a disabled client stops being accepted within `ttl` seconds; a change made
+through this process's admin API is `forget`-ten at once. After a secret rotation with an
+overlap, the previous secret is accepted until its expiry, compared in constant time too.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import binascii
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 from urllib.parse import unquote_plus
 
@@ -47,6 +50,9 @@ class ClientInfo:
     access_token_ttl: int | None
     refresh_token_ttl: int | None
     disabled: bool
+    # A rotated-away secret still accepted until `previous_secret_expires_at`.
+    previous_secret_digest: bytes | None = None
+    previous_secret_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,16 +136,28 @@ class ClientDirectory:
         self._cache.pop(client_id, None)
 
 
-async def authenticate(credentials: Credentials, directory: ClientDirectory) -> ClientInfo:
-    """The authenticated client, or `InvalidClient` (401) without saying which check failed."""
+async def authenticate(
+    credentials: Credentials, directory: ClientDirectory, *, now: datetime | None = None
+) -> ClientInfo:
+    """The authenticated client, or `InvalidClient` (401) without saying which check failed.
+
+    `now` decides whether a rotated-away secret is still in its overlap (without it, never).
+    """
     client = await directory.get(credentials.client_id)
     if credentials.method == "none":
         if client is None or not client.public or client.disabled:
             raise InvalidClient(debug=f"public auth refused for {credentials.client_id!r}")
         return client
-    # Digest and compare in constant time even for an unknown or public client.
+    # Digest and compare in constant time even for an unknown or public client, and compare
+    # with the previous secret every time, whether or not there is one.
     digest = None if client is None or client.public else client.secret_digest
-    if not secret_matches(credentials.secret or "", digest) or client is None:
+    previous = None
+    if client is not None and not client.public and client.previous_secret_expires_at:
+        if now is not None and now < client.previous_secret_expires_at:
+            previous = client.previous_secret_digest
+    secret = credentials.secret or ""
+    matches = [secret_matches(secret, digest), secret_matches(secret, previous)]
+    if not any(matches) or client is None:
         raise InvalidClient(debug=f"bad secret for {credentials.client_id!r}")
     if client.disabled:
         raise InvalidClient(debug=f"client {credentials.client_id!r} is disabled")

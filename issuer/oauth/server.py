@@ -83,10 +83,13 @@ class AuthorizationServer:
             access_token_ttl=row.access_token_ttl,
             refresh_token_ttl=row.refresh_token_ttl,
             disabled=row.disabled,
+            previous_secret_digest=row.previous_secret_digest,
+            previous_secret_expires_at=row.previous_secret_expires_at,
         )
 
     async def authenticate_client(self, form: Form, authorization: str | None) -> ClientInfo:
-        return await authenticate(credentials_from(form, authorization), self.clients)
+        credentials = credentials_from(form, authorization)
+        return await authenticate(credentials, self.clients, now=self.clock())
 
     async def create_token_response(
         self, form: Form, *, authorization: str | None, address: str

@@ -94,6 +94,9 @@ class Client(Base):
 
     client_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     secret_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    # After a rotation with an overlap, the previous secret's digest is accepted until then.
+    previous_secret_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)

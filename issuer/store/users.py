@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import String, cast, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ __all__ = [
     "add",
     "by_email",
     "by_id",
+    "enabled_holders",
     "listing",
     "login_user",
     "set_disabled",
@@ -88,3 +89,18 @@ async def set_hash(session: AsyncSession, user_id: str, password_hash: str) -> N
     await session.execute(
         update(User).where(User.id == user_id).values(password_hash=password_hash)
     )
+
+
+async def enabled_holders(session: AsyncSession, role: str) -> list[str]:
+    """The ids of enabled users with `role`, locked (Postgres `FOR UPDATE`) until the
+    transaction ends, so that two transactions cannot each remove a different last holder.
+    SQLite serialises writing transactions anyway."""
+    # JSON containment differs per database: a textual pre-filter, then the exact check.
+    query = (
+        select(User.id, User.roles)
+        .where(User.disabled.is_(False), cast(User.roles, String).like(f'%"{role}"%'))
+        .order_by(User.id)
+        .with_for_update()
+    )
+    rows = (await session.execute(query)).all()
+    return [row.id for row in rows if role in (row.roles or [])]

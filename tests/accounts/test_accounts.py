@@ -17,9 +17,10 @@ from issuer.accounts.users import (
 )
 from issuer.clock import utcnow
 from issuer.metrics import REVOCATIONS
-from issuer.store import audit, clients, families, users
+from issuer.store import audit, clients, users
 from issuer.store.database import Database
 from issuer.store.models import Client
+from tests.oauth.support import store_family
 
 ISSUER = "http://127.0.0.1:8000"
 
@@ -29,7 +30,7 @@ async def test_user_email_is_case_insensitive_and_unique(database: Database) -> 
         user = await create_user(
             session,
             email="Ada@Example.COM",
-            password="pw",
+            password="password1",
             roles=["admin", "admin"],
             now=utcnow(),
             actor="test",
@@ -39,7 +40,7 @@ async def test_user_email_is_case_insensitive_and_unique(database: Database) -> 
     with pytest.raises(AccountExists, match="already exists"):
         async with database.session() as session:
             await create_user(
-                session, email="ADA@example.com", password="pw", now=utcnow(), actor="test"
+                session, email="ADA@example.com", password="password1", now=utcnow(), actor="test"
             )
     async with database.session() as session:
         found = await users.by_email(session, "ada@EXAMPLE.com")
@@ -51,9 +52,9 @@ async def test_user_email_is_case_insensitive_and_unique(database: Database) -> 
 @pytest.mark.parametrize(
     ("email", "password", "roles", "message"),
     [
-        ("not-an-email", "pw", [], "not an e-mail"),
+        ("not-an-email", "password1", [], "not an e-mail"),
         ("a@b.co", "", [], "empty"),
-        ("a@b.co", "pw", ["bad role!"], "not a role"),
+        ("a@b.co", "password1", ["bad role!"], "not a role"),
     ],
 )
 async def test_bad_user_input_is_refused(
@@ -163,22 +164,20 @@ async def user_with_sessions(database: Database, count: int) -> str:
     now = utcnow()
     async with database.session() as session:
         user = await create_user(
-            session, email="ada@example.com", password="pw", now=now, actor="t"
+            session, email="ada@example.com", password="password1", now=now, actor="t"
         )
         await clients.add(session, Client(client_id="app", created_at=now))
-    for _ in range(count):
-        await families.start_login(
-            database,
-            family_id=str(uuid.uuid4()),
-            user_id=user.id,
-            client_id="app",
-            scope="",
-            audience=ISSUER,
-            now=now,
-            family_expires_at=now + timedelta(days=1),
-            jti=str(uuid.uuid4()),
-            expires_at=now + timedelta(days=1),
-        )
+        for _ in range(count):
+            await store_family(
+                session,
+                family_id=str(uuid.uuid4()),
+                user_id=user.id,
+                client_id="app",
+                scope="",
+                audience=ISSUER,
+                now=now,
+                expires_at=now + timedelta(days=1),
+            )
     return user.id
 
 

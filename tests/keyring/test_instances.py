@@ -26,7 +26,7 @@ from tests.conftest import make_settings
 
 REFRESH = 0.2
 # One poll period plus one reload (a query and decrypting the keys): a reload can take a few
-# hundred milliseconds on a loaded two-core machine, which a bound of 2 × 0.2 s did not allow.
+# hundred milliseconds on a loaded two-core machine, which a bound of 2 x 0.2 s did not allow.
 RELOAD_ALLOWANCE = 1.0
 
 

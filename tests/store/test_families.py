@@ -14,7 +14,9 @@ LATER = NOW + timedelta(days=1)
 async def a_family(database: Database) -> str:
     """User u@example.com, client "app", and family "fam" whose first token is "t1"."""
     async with database.session() as session:
-        user = await create_user(session, email="u@example.com", password="pw", now=NOW, actor="t")
+        user = await create_user(
+            session, email="u@example.com", password="password1", now=NOW, actor="t"
+        )
         await create_client(
             session,
             client_id="app",

@@ -42,7 +42,7 @@ def test_every_core_statement_is_compiled_once_with_its_names() -> None:
     for statement in (families.START_LOGIN, families.LIVE_REFRESH_TOKEN, families.GRANTED):
         numbers = {int(n) for n in re.findall(r"\$(\d+)", statement.positional)}
         assert numbers == set(range(1, len(statement.names) + 1))
-    assert token_state.ACCESS_TOKEN_STATE.names == ("jti", "sid", "now", "sub")
+    assert token_state.ACCESS_TOKEN_STATE.names == ("jti", "sid", "now", "sub", "client_id")
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)

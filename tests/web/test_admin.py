@@ -37,9 +37,16 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def make_user(client: Client, headers: dict[str, str], email: str = "ada@example.com") -> str:
+async def make_user(
+    client: Client,
+    headers: dict[str, str],
+    email: str = "ada@example.com",
+    roles: tuple[str, ...] = ("staff",),
+) -> str:
     response = await client.post(
-        "/admin/users", json={"email": email, "password": "pw", "roles": ["staff"]}, headers=headers
+        "/admin/users",
+        json={"email": email, "password": "password1", "roles": list(roles)},
+        headers=headers,
     )
     assert response.status_code == 201, response.text
     user_id: str = response.json()["id"]
@@ -112,7 +119,11 @@ async def test_refresh_typed_token_is_401(client: Client, mint_token: MintToken)
 
 
 async def test_deny_listed_token_is_401(
-    client: Client, runtime: Runtime, database: Database, mint_token: MintToken
+    client: Client,
+    runtime: Runtime,
+    database: Database,
+    mint_token: MintToken,
+    admin_accounts: None,
 ) -> None:
     token = mint_token(roles=["admin"], jti="revoked-jti")
     assert (await client.get("/admin/keys", headers=bearer(token))).status_code == 200
@@ -124,7 +135,9 @@ async def test_deny_listed_token_is_401(
     assert response.json()["error_description"] == "the access token was revoked"
 
 
-async def test_not_admin_is_403_insufficient_scope(client: Client, mint_token: MintToken) -> None:
+async def test_not_admin_is_403_insufficient_scope(
+    client: Client, mint_token: MintToken, admin_accounts: None
+) -> None:
     token = mint_token(roles=["staff"], scope="openid profile")
     response = await client.get("/admin/keys", headers=bearer(token))
     assert response.status_code == 403
@@ -132,8 +145,10 @@ async def test_not_admin_is_403_insufficient_scope(client: Client, mint_token: M
     assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
 
 
-async def test_admin_scope_without_role_is_enough(client: Client, mint_token: MintToken) -> None:
-    token = mint_token(sub="ops-robot", scope="issuer:admin")
+async def test_admin_scope_on_a_clients_own_token_is_enough(
+    client: Client, mint_token: MintToken, admin_accounts: None
+) -> None:
+    token = mint_token(sub="admin-cli", scope="issuer:admin")
     assert (await client.get("/admin/keys", headers=bearer(token))).status_code == 200
 
 
@@ -161,7 +176,7 @@ async def test_create_and_list_users(
 ) -> None:
     created = await client.post(
         "/admin/users",
-        json={"email": "Ada@Example.com", "password": "pw", "roles": ["admin"]},
+        json={"email": "Ada@Example.com", "password": "password1", "roles": ["admin"]},
         headers=admin_headers,
     )
     assert created.status_code == 201, created.text
@@ -172,8 +187,13 @@ async def test_create_and_list_users(
     await make_user(client, admin_headers, "bob@example.com")
 
     listed = await client.get("/admin/users", headers=admin_headers)
-    assert [u["email"] for u in listed.json()] == ["ada@example.com", "bob@example.com"]
-    page = await client.get("/admin/users?limit=1&offset=1", headers=admin_headers)
+    # The first user is the acting admin (the `admin_accounts` fixture).
+    assert [u["email"] for u in listed.json()] == [
+        "admin-user@example.com",
+        "ada@example.com",
+        "bob@example.com",
+    ]
+    page = await client.get("/admin/users?limit=1&offset=2", headers=admin_headers)
     assert [u["email"] for u in page.json()] == ["bob@example.com"]
     assert_no_private_material(listed.json())
 
@@ -182,7 +202,7 @@ async def test_duplicate_email_is_409(client: Client, admin_headers: dict[str, s
     await make_user(client, admin_headers)
     again = await client.post(
         "/admin/users",
-        json={"email": "ADA@example.com", "password": "other"},
+        json={"email": "ADA@example.com", "password": "password2"},
         headers=admin_headers,
     )
     assert again.status_code == 409
@@ -193,12 +213,12 @@ async def test_duplicate_email_is_409(client: Client, admin_headers: dict[str, s
 @pytest.mark.parametrize(
     "body",
     [
-        {"email": "not-an-address", "password": "pw"},
+        {"email": "not-an-address", "password": "password1"},
         {"email": "a@example.com", "password": ""},
         {"email": "a@example.com"},
-        {"email": "a@example.com", "password": "pw", "roles": ["bad role!"]},
-        {"email": "a@example.com", "password": "pw", "roles": "admin"},
-        {"email": "a@example.com", "password": "pw", "is_admin": True},
+        {"email": "a@example.com", "password": "password1", "roles": ["bad role!"]},
+        {"email": "a@example.com", "password": "password1", "roles": "admin"},
+        {"email": "a@example.com", "password": "password1", "is_admin": True},
         [],
     ],
 )
@@ -229,7 +249,7 @@ async def test_disable_revokes_families_and_is_audited(
     database: Database,
     mint_token: MintToken,
 ) -> None:
-    user_id = await make_user(client, admin_headers)
+    user_id = await make_user(client, admin_headers, roles=("admin",))
     family_ids = [await start_family(database, runtime, user_id) for _ in range(2)]
     # An access token of one of those families (carries `sid`) stops working with it.
     user_token = mint_token(sub=user_id, roles=["admin"], sid=family_ids[0])
@@ -326,7 +346,7 @@ async def test_client_secret_is_shown_once_and_never_listed(
     assert public.json()["client"]["audiences"] == ["http://127.0.0.1:8000"]
 
     listed = await client.get("/admin/clients", headers=admin_headers)
-    assert [c["client_id"] for c in listed.json()] == ["billing", "spa"]
+    assert [c["client_id"] for c in listed.json()] == ["admin-cli", "billing", "spa"]
     assert secret not in listed.text
     assert "secret" not in listed.text
     assert_no_private_material(listed.json())
@@ -397,19 +417,23 @@ async def test_bootstrap_admin_logs_in_with_the_password_grant_and_calls_the_api
     from the token endpoint, then an admin call with it."""
     await client.post(
         "/admin/users",
-        json={"email": "root@example.com", "password": "s3cret", "roles": ["admin"]},
+        json={"email": "root@example.com", "password": "s3cret-s3cret", "roles": ["admin"]},
         headers=admin_headers,
     )
     created = await client.post(
         "/admin/clients",
-        json={"client_id": "admin-cli", "grant_types": ["password", "refresh_token"]},
+        json={"client_id": "root-cli", "grant_types": ["password", "refresh_token"]},
         headers=admin_headers,
     )
     secret = created.json()["client_secret"]
     token = await client.post(
         "/oauth/token",
-        data={"grant_type": "password", "username": "root@example.com", "password": "s3cret"},
-        auth=("admin-cli", secret),
+        data={
+            "grant_type": "password",
+            "username": "root@example.com",
+            "password": "s3cret-s3cret",
+        },
+        auth=("root-cli", secret),
     )
     assert token.status_code == 200, token.text
     access = token.json()["access_token"]
@@ -423,7 +447,11 @@ async def test_bootstrap_admin_logs_in_with_the_password_grant_and_calls_the_api
     assert (await client.get("/admin/keys", headers=bearer(access))).status_code == 401
     again = await client.post(
         "/oauth/token",
-        data={"grant_type": "password", "username": "root@example.com", "password": "s3cret"},
-        auth=("admin-cli", secret),
+        data={
+            "grant_type": "password",
+            "username": "root@example.com",
+            "password": "s3cret-s3cret",
+        },
+        auth=("root-cli", secret),
     )
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"

@@ -124,7 +124,9 @@ async def test_bad_rotation_input_is_400(
     assert response.status_code == 400, response.text
 
 
-async def test_key_endpoints_need_an_admin(client: Client, mint_token: MintToken) -> None:
+async def test_key_endpoints_need_an_admin(
+    client: Client, mint_token: MintToken, admin_accounts: None
+) -> None:
     staff = bearer(mint_token(roles=["staff"]))
     assert (await client.post("/admin/keys/rotate", headers=staff)).status_code == 403
     assert (await client.post("/admin/keys/x/revoke", headers=staff)).status_code == 403

@@ -24,6 +24,12 @@ ADMIN_ROUTES = {
     ("post", "/admin/users/{user_id}/revoke-sessions"): (None, "SessionsRevoked"),
     ("post", "/admin/clients"): ("NewClientIn", "ClientCreated"),
     ("get", "/admin/clients"): (None, "ClientOut[]"),
+    ("get", "/admin/clients/{client_id}"): (None, "ClientOut"),
+    ("patch", "/admin/clients/{client_id}"): ("ClientChange", "ClientOut"),
+    ("post", "/admin/clients/{client_id}/disable"): (None, "ClientDisabled"),
+    ("post", "/admin/clients/{client_id}/enable"): (None, "ClientOut"),
+    ("post", "/admin/clients/{client_id}/rotate-secret"): ("RotateSecretIn", "SecretRotated"),
+    ("delete", "/admin/clients/{client_id}"): (None, "ClientDeleted"),
     ("get", "/admin/audit"): (None, "AuditOut[]"),
 }
 

@@ -14,7 +14,18 @@ from issuer.oauth.forms import Form
 if TYPE_CHECKING:
     from issuer.oauth.server import AuthorizationServer
 
-__all__ = ["Grant", "TokenRequest", "resolve_audience", "resolve_scope", "scope_tokens"]
+__all__ = [
+    "ADMIN_SCOPE",
+    "Grant",
+    "TokenRequest",
+    "resolve_audience",
+    "resolve_scope",
+    "scope_tokens",
+]
+
+# The scope that opens the admin API. Only a client's own token (client_credentials) may
+# carry it; a user is an admin through the `admin` role, never through a scope.
+ADMIN_SCOPE = "issuer:admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +56,16 @@ def scope_tokens(scope: str | None) -> list[str]:
     return list(dict.fromkeys((scope or "").split()))
 
 
-def resolve_scope(requested: str | None, allowed: tuple[str, ...] | list[str]) -> str:
-    """The requested scope if every token is allowed; the allowed scope if none was asked."""
+def resolve_scope(
+    requested: str | None, allowed: tuple[str, ...] | list[str], *, for_client: bool = False
+) -> str:
+    """The requested scope if every token is allowed; the allowed scope if none was asked.
+
+    `ADMIN_SCOPE` is granted only `for_client` (a client's own token): a token issued for
+    a user never carries it, asked for or not.
+    """
+    if not for_client:
+        allowed = [token for token in allowed if token != ADMIN_SCOPE]
     wanted = scope_tokens(requested)
     if not wanted:
         return " ".join(allowed)

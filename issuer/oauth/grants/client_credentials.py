@@ -21,7 +21,7 @@ class ClientCredentialsGrant(Grant):
         # clients.
         if client.public:
             raise UnauthorizedClient("a public client cannot use client_credentials")
-        scope = resolve_scope(request.form.get("scope"), client.scopes)
+        scope = resolve_scope(request.form.get("scope"), client.scopes, for_client=True)
         audience = resolve_audience(request.form, client)
         access = self.server.minter.access_token(
             client,

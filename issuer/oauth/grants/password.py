@@ -98,7 +98,8 @@ class PasswordGrant(Grant):
         await throttle.succeeded(reservation)
         if user.disabled:
             LOGIN_FAILURES.labels(reason="disabled").inc()
-            raise InvalidGrant("the user is disabled")
+            # The same answer as a wrong password: it must not confirm the password was right.
+            raise InvalidGrant("invalid username or password", debug="the user is disabled")
         if check.needs_rehash:
             new_hash = await hash_password(password)
             async with self.server.database.session() as session:

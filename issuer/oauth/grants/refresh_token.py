@@ -18,7 +18,13 @@ from typing import Any
 from issuer.errors import InvalidGrant, InvalidScope, InvalidTarget
 from issuer.metrics import REFRESH_REUSE, REVOCATIONS, TOKENS_ISSUED
 from issuer.oauth import handles
-from issuer.oauth.grants.base import Grant, TokenRequest, resolve_audience, scope_tokens
+from issuer.oauth.grants.base import (
+    ADMIN_SCOPE,
+    Grant,
+    TokenRequest,
+    resolve_audience,
+    scope_tokens,
+)
 from issuer.oauth.minting import token_response
 from issuer.store import families
 from issuer.store.families import Refusal, Rotated
@@ -78,7 +84,9 @@ class RefreshTokenGrant(Grant):
     def access_scope(self, granted_scope: str, request: TokenRequest) -> str:
         """The access token's scope: the original grant's, or a narrower one."""
         granted = scope_tokens(granted_scope)
-        current = [token for token in granted if token in request.client.scopes]
+        # A user's token never carries the admin scope, even from a login made before that
+        # rule (ADMIN_SCOPE in base.py): asking for it is refused below.
+        current = [t for t in granted if t in request.client.scopes and t != ADMIN_SCOPE]
         wanted = scope_tokens(request.form.get("scope"))
         if not wanted:
             return " ".join(current)

@@ -10,17 +10,22 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
+from litestar import Request
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from issuer.errors import InvalidRequest
 from issuer.keyring.states import KeyState
+from issuer.oauth.forms import refuse_nul
 from issuer.oauth.grants import GRANT_TYPES
 from issuer.store.models import AuditEvent, Client, SigningKey, User
 
 __all__ = [
     "AuditOut",
+    "ClientChange",
     "ClientCreated",
+    "ClientDeleted",
+    "ClientDisabled",
     "ClientOut",
     "Conflict",
     "ErrorBody",
@@ -31,15 +36,33 @@ __all__ = [
     "Offset",
     "RevocationOut",
     "RotateIn",
+    "RotateSecretIn",
     "RotationOut",
+    "SecretRotated",
     "SessionsRevoked",
     "UserDisabled",
     "UserOut",
     "errors",
+    "refuse_nul_parameters",
 ]
 
+# Bounds that keep every value inside what the databases store, so that bad input is a 400
+# here rather than a 500 there: Postgres INTEGER and BIGINT, and text without NUL.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+NO_NUL = r"^[^\x00]*$"
+
 Limit = Annotated[int, Parameter(ge=1, le=500, description="page size")]
-Offset = Annotated[int, Parameter(ge=0, description="rows to skip")]
+Offset = Annotated[int, Parameter(ge=0, le=INT64_MAX, description="rows to skip")]
+Text = Annotated[str, msgspec.Meta(pattern=NO_NUL)]
+Seconds = Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX)]
+
+
+def refuse_nul_parameters(request: Request[Any, Any, Any]) -> None:
+    """Before every admin handler: no path or query parameter may hold a NUL (Postgres
+    text cannot store one; before, such a value reached the database and answered 500)."""
+    refuse_nul(*(str(value) for value in request.path_params.values()))
+    refuse_nul(*(value for _, value in request.query_params.multi_items()))
 
 
 class Conflict(InvalidRequest):
@@ -59,7 +82,7 @@ _ERRORS = {
     400: "invalid_request: malformed or invalid input",
     401: "invalid_token: no, invalid, expired or revoked access token (WWW-Authenticate: Bearer)",
     403: "insufficient_scope: the token has neither role admin nor scope issuer:admin",
-    404: "not_found: no such user or key",
+    404: "not_found: no such user, client or key",
     409: "invalid_request: conflicts with the current state",
 }
 
@@ -140,9 +163,11 @@ class RevocationOut(msgspec.Struct):
 
 
 class NewUser(msgspec.Struct, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
-    roles: list[str] = msgspec.field(default_factory=list)
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=NO_NUL)]
+    # Its policy (8 to 1024 characters) is checked by `accounts.users.check_password`,
+    # which says what is wrong; the body size limit bounds it before that.
+    password: Text
+    roles: list[Text] = msgspec.field(default_factory=list)
 
 
 class UserOut(msgspec.Struct):
@@ -185,14 +210,14 @@ else:
 
 
 class NewClientIn(msgspec.Struct, forbid_unknown_fields=True):
-    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
     grant_types: list[GrantType] = msgspec.field(default_factory=list)
-    scopes: list[str] = msgspec.field(default_factory=list)
-    audiences: list[str] = msgspec.field(default_factory=list)
+    scopes: list[Text] = msgspec.field(default_factory=list)
+    audiences: list[Text] = msgspec.field(default_factory=list)
     public: bool = False
     alg: Literal["RS256", "EdDSA"] | None = None
-    access_token_ttl: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    refresh_token_ttl: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    access_token_ttl: Seconds | None = None
+    refresh_token_ttl: Seconds | None = None
 
 
 class ClientOut(msgspec.Struct):
@@ -208,6 +233,8 @@ class ClientOut(msgspec.Struct):
     refresh_token_ttl: int | None
     disabled: bool
     created_at: datetime
+    # After a rotation with an overlap: until when the previous secret still works.
+    rotation_overlap_until: datetime | None
 
     @classmethod
     def of(cls, row: Client) -> ClientOut:
@@ -222,7 +249,52 @@ class ClientOut(msgspec.Struct):
             refresh_token_ttl=row.refresh_token_ttl,
             disabled=row.disabled,
             created_at=row.created_at,
+            rotation_overlap_until=row.previous_secret_expires_at,
         )
+
+
+class ClientChange(msgspec.Struct, forbid_unknown_fields=True):
+    """The settings to change; a field left out is kept, `null` resets alg or a lifetime to
+    the issuer's default. `public` cannot change."""
+
+    grant_types: list[GrantType] | msgspec.UnsetType = msgspec.UNSET
+    scopes: list[Text] | msgspec.UnsetType = msgspec.UNSET
+    audiences: list[Text] | msgspec.UnsetType = msgspec.UNSET
+    alg: Literal["RS256", "EdDSA"] | msgspec.UnsetType | None = msgspec.UNSET
+    access_token_ttl: Seconds | msgspec.UnsetType | None = msgspec.UNSET
+    refresh_token_ttl: Seconds | msgspec.UnsetType | None = msgspec.UNSET
+
+    def changes(self) -> dict[str, Any]:
+        return {
+            name: value
+            for name, value in msgspec.structs.asdict(self).items()
+            if value is not msgspec.UNSET
+        }
+
+
+class RotateSecretIn(msgspec.Struct, forbid_unknown_fields=True):
+    """`overlap_seconds`: how long the old secret keeps working (default
+    ISSUER_CLIENT_SECRET_OVERLAP_SECONDS)."""
+
+    overlap_seconds: Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)] | None = None
+
+
+class SecretRotated(msgspec.Struct):
+    """The new secret, shown this once, and until when the old one works (null: no longer)."""
+
+    client: ClientOut
+    client_secret: str
+    rotation_overlap_until: datetime | None
+
+
+class ClientDisabled(msgspec.Struct):
+    client: ClientOut
+    sessions_revoked: int
+
+
+class ClientDeleted(msgspec.Struct):
+    client_id: str
+    sessions_revoked: int
 
 
 class ClientCreated(msgspec.Struct):

@@ -54,7 +54,10 @@ class UsersController(Controller):
         return [UserOut.of(row) for row in rows]
 
     @post(
-        "/{user_id:str}/disable", status_code=200, summary="Disable a user", responses=errors(404)
+        "/{user_id:str}/disable",
+        status_code=200,
+        summary="Disable a user (never the last enabled admin: 409)",
+        responses=errors(404, 409),
     )
     async def disable_user(
         self, runtime: RuntimeDep, actor: Actor, user_id: FromPath[str]
@@ -66,6 +69,8 @@ class UsersController(Controller):
             )
         except accounts.UnknownAccount as exc:
             raise NotFound(str(exc)) from None
+        except accounts.LastAdmin as exc:
+            raise Conflict(str(exc)) from None
         return UserDisabled(user=UserOut.of(ended.user), sessions_revoked=ended.sessions_revoked)
 
     @post("/{user_id:str}/enable", status_code=200, summary="Enable a user", responses=errors(404))

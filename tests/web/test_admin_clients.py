@@ -1,0 +1,262 @@
+"""Clients over the admin API: disjoint from user ids, and their lifecycle (issue 11)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from issuer.runtime import Runtime
+from issuer.settings import Settings
+from issuer.store.database import Database
+from issuer.store.models import RefreshFamily
+from tests.oauth.support import (
+    MovableClock,
+    add_client,
+    add_user,
+    login,
+    post_form,
+    refresh,
+    serving,
+)
+from tests.web.conftest import MintToken, admin_rows, mint_admin
+
+Client = AsyncTestClient[Litestar]
+
+
+# ---- client ids never collide with user ids (RFC 9700 §4.15) -----------------------------
+
+
+async def test_a_client_cannot_take_a_users_id(
+    client: Client, admin_headers: dict[str, str]
+) -> None:
+    created = await client.post(
+        "/admin/users",
+        json={"email": "ada@example.com", "password": "correct horse"},
+        headers=admin_headers,
+    )
+    user_id = created.json()["id"]
+    assert user_id.startswith("u-")
+    response = await client.post(
+        "/admin/clients",
+        json={"client_id": user_id, "grant_types": ["client_credentials"]},
+        headers=admin_headers,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    "client_id", ["u-anything", "U-1", str(uuid.uuid4()), uuid.uuid4().hex.upper()]
+)
+async def test_client_ids_shaped_like_user_ids_are_refused(
+    client: Client, admin_headers: dict[str, str], client_id: str
+) -> None:
+    response = await client.post(
+        "/admin/clients", json={"client_id": client_id}, headers=admin_headers
+    )
+    assert response.status_code == 400, response.text
+    assert "user ids" in response.json()["error_description"]
+
+
+# ---- nothing of the admin API is cached (issue 11 item 11) -------------------------------
+
+
+async def test_every_admin_answer_is_no_store(
+    client: Client, admin_headers: dict[str, str]
+) -> None:
+    created = await client.post("/admin/clients", json={"client_id": "svc"}, headers=admin_headers)
+    assert created.status_code == 201 and created.json()["client_secret"]
+    answers = [
+        created,
+        await client.get("/admin/clients", headers=admin_headers),
+        await client.get("/admin/users", headers=admin_headers),
+        await client.get("/admin/keys", headers=admin_headers),
+        await client.get("/admin/audit", headers=admin_headers),
+        await client.post("/admin/users/nobody/enable", headers=admin_headers),  # 404
+        await client.get("/admin/users"),  # 401
+    ]
+    for answer in answers:
+        assert answer.headers.get("cache-control") == "no-store", answer.request.url
+
+
+# ---- the client lifecycle (issue 11 item 5) ----------------------------------------------
+
+
+async def introspect(client: Client, secret: str | None, token: str) -> dict[str, Any]:
+    response = await post_form(
+        client, "/oauth/introspect", {"token": token}, auth=("gateway", secret)
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_show_and_update_a_client(client: Client, admin_headers: dict[str, str]) -> None:
+    body = {"client_id": "svc", "scopes": ["read"], "audiences": ["urn:a"]}
+    assert (await client.post("/admin/clients", json=body, headers=admin_headers)).is_success
+    shown = await client.get("/admin/clients/svc", headers=admin_headers)
+    assert shown.status_code == 200 and shown.json()["scopes"] == ["read"]
+    assert "secret_digest" not in shown.text and shown.json()["rotation_overlap_until"] is None
+
+    changed = await client.patch(
+        "/admin/clients/svc",
+        json={"scopes": ["read", "write"], "audiences": ["urn:b"], "access_token_ttl": 60},
+        headers=admin_headers,
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["scopes"] == ["read", "write"]
+    assert changed.json()["audiences"] == ["urn:b"] and changed.json()["access_token_ttl"] == 60
+    assert changed.json()["grant_types"] == ["client_credentials"]  # left out: kept
+    reset = await client.patch(
+        "/admin/clients/svc", json={"access_token_ttl": None}, headers=admin_headers
+    )
+    assert reset.json()["access_token_ttl"] is None
+
+    for bad in (
+        {"public": True},
+        {"grant_types": ["password"], "scopes": ["issuer:admin"]},
+        {"audiences": []},
+        {"access_token_ttl": 2**31},
+    ):
+        refused = await client.patch("/admin/clients/svc", json=bad, headers=admin_headers)
+        assert refused.status_code == 400, (bad, refused.text)
+    events = (await client.get("/admin/audit?action=client.update", headers=admin_headers)).json()
+    assert len(events) == 2 and events[1]["detail"]["scopes"] == ["read", "write"]
+    for method, path in (
+        ("GET", "/admin/clients/nope"),
+        ("PATCH", "/admin/clients/nope"),
+        ("POST", "/admin/clients/nope/disable"),
+        ("POST", "/admin/clients/nope/enable"),
+        ("POST", "/admin/clients/nope/rotate-secret"),
+        ("DELETE", "/admin/clients/nope"),
+    ):
+        missing = await client.request(method, path, json={}, headers=admin_headers)
+        assert missing.status_code == 404, (method, path, missing.text)
+
+
+async def test_a_disabled_clients_tokens_and_sessions_stop_working(
+    client: Client, runtime: Runtime, database: Database, admin_headers: dict[str, str]
+) -> None:
+    await add_user(database, runtime)
+    secret = await add_client(database, runtime, "web")
+    gateway = await add_client(database, runtime, "gateway", grant_types=("client_credentials",))
+    tokens = (await login(client, secret)).json()
+    access = tokens["access_token"]
+    assert (await introspect(client, gateway, access))["active"] is True
+    user_bearer = {"Authorization": f"Bearer {access}"}
+    assert (await client.get("/userinfo", headers=user_bearer)).status_code == 200
+
+    disabled = await client.post("/admin/clients/web/disable", headers=admin_headers)
+    assert disabled.status_code == 200, disabled.text
+    assert disabled.json()["sessions_revoked"] == 1
+    assert disabled.json()["client"]["disabled"] is True
+
+    # At once in this process (the client cache forgot it), not after its few seconds.
+    assert (await login(client, secret)).status_code == 401
+    assert (await refresh(client, secret, tokens["refresh_token"])).status_code == 401
+    assert (await introspect(client, gateway, access)) == {"active": False}
+    assert (await client.get("/userinfo", headers=user_bearer)).status_code == 401
+    async with database.session() as session:
+        [family] = (await session.scalars(select(RefreshFamily))).all()
+        assert family.revoked_reason == "client_disabled"
+    events = (await client.get("/admin/audit?action=client.disable", headers=admin_headers)).json()
+    assert events[0]["subject"] == "web" and events[0]["detail"] == {"families_revoked": 1}
+
+    enabled = await client.post("/admin/clients/web/enable", headers=admin_headers)
+    assert enabled.status_code == 200 and enabled.json()["disabled"] is False
+    assert (await login(client, secret)).status_code == 200
+    refused = await refresh(client, secret, tokens["refresh_token"])
+    assert refused.status_code == 400  # its old sessions stay ended
+
+
+async def test_a_disabled_admin_clients_token_no_longer_opens_the_api(
+    client: Client, mint_token: MintToken, admin_headers: dict[str, str]
+) -> None:
+    robot = {"Authorization": f"Bearer {mint_token(sub='admin-cli', scope='issuer:admin')}"}
+    assert (await client.get("/admin/clients", headers=robot)).status_code == 200
+    assert (await client.post("/admin/clients/admin-cli/disable", headers=robot)).is_success
+    assert (await client.get("/admin/clients", headers=robot)).status_code == 401
+
+
+async def test_rotating_a_secret_without_overlap_ends_the_old_one_at_once(
+    client: Client, runtime: Runtime, database: Database, admin_headers: dict[str, str]
+) -> None:
+    old = await add_client(database, runtime, "svc", grant_types=("client_credentials",))
+    grant = {"grant_type": "client_credentials"}
+    assert (await post_form(client, "/oauth/token", grant, auth=("svc", old))).is_success
+    rotated = await client.post("/admin/clients/svc/rotate-secret", headers=admin_headers)
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["client_secret"]
+    assert new != old and rotated.json()["rotation_overlap_until"] is None
+    assert (await post_form(client, "/oauth/token", grant, auth=("svc", old))).status_code == 401
+    assert (await post_form(client, "/oauth/token", grant, auth=("svc", new))).is_success
+    events = await client.get("/admin/audit?action=client.rotate_secret", headers=admin_headers)
+    assert new not in events.text and old not in events.text
+    public = await add_client(database, runtime, "spa", public=True, grant_types=("refresh_token",))
+    assert public is None
+    refused = await client.post("/admin/clients/spa/rotate-secret", headers=admin_headers)
+    assert refused.status_code == 400 and "no secret" in refused.json()["error_description"]
+
+
+async def test_the_old_secret_works_for_the_stated_overlap(
+    settings: Settings, database: Database
+) -> None:
+    clock = MovableClock()
+    overlapping = replace(settings, client_secret_overlap_seconds=60)
+    async with serving(overlapping, clock) as (client, runtime):
+        await admin_rows(database, runtime)
+        old = await add_client(database, runtime, "svc", grant_types=("client_credentials",))
+        headers = {"Authorization": f"Bearer {mint_admin(runtime)}"}
+        grant = {"grant_type": "client_credentials"}
+        rotated = await client.post("/admin/clients/svc/rotate-secret", headers=headers)
+        assert rotated.status_code == 200, rotated.text
+        new = rotated.json()["client_secret"]
+        assert rotated.json()["rotation_overlap_until"] is not None
+        for secret in (old, new):
+            assert (await post_form(client, "/oauth/token", grant, auth=("svc", secret))).is_success
+        clock.advance(61)
+        expired = await post_form(client, "/oauth/token", grant, auth=("svc", old))
+        assert expired.status_code == 401
+        assert (await post_form(client, "/oauth/token", grant, auth=("svc", new))).is_success
+        # A per-call overlap wins over the setting; 0 ends the old secret at once.
+        again = await client.post(
+            "/admin/clients/svc/rotate-secret", json={"overlap_seconds": 0}, headers=headers
+        )
+        newest = again.json()["client_secret"]
+        assert (
+            await post_form(client, "/oauth/token", grant, auth=("svc", new))
+        ).status_code == 401
+        assert (await post_form(client, "/oauth/token", grant, auth=("svc", newest))).is_success
+
+
+async def test_deleting_a_client_with_live_sessions_needs_force(
+    client: Client, runtime: Runtime, database: Database, admin_headers: dict[str, str]
+) -> None:
+    await add_user(database, runtime)
+    secret = await add_client(database, runtime, "web")
+    gateway = await add_client(database, runtime, "gateway", grant_types=("client_credentials",))
+    access = (await login(client, secret)).json()["access_token"]
+
+    refused = await client.delete("/admin/clients/web", headers=admin_headers)
+    assert refused.status_code == 409, refused.text
+    assert "1 live sessions" in refused.json()["error_description"]
+    assert (await introspect(client, gateway, access))["active"] is True
+
+    deleted = await client.delete("/admin/clients/web?force=true", headers=admin_headers)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json() == {"client_id": "web", "sessions_revoked": 1}
+    assert (await client.get("/admin/clients/web", headers=admin_headers)).status_code == 404
+    assert (await login(client, secret)).status_code == 401  # forgotten by the cache at once
+    assert (await introspect(client, gateway, access)) == {"active": False}
+    async with database.session() as session:
+        assert (await session.scalars(select(RefreshFamily))).all() == []
+    events = (await client.get("/admin/audit?action=client.delete", headers=admin_headers)).json()
+    assert events[0]["detail"] == {"families_revoked": 1, "forced": True}
+    # A client without sessions is deleted without force.
+    assert (await client.delete("/admin/clients/gateway", headers=admin_headers)).is_success
