@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from issuer.jose.algs import SIGNING_ALGS
+
 __all__ = ["ALGS", "Options"]
 
-ALGS = ("RS256", "EdDSA")
+ALGS: tuple[str, ...] = SIGNING_ALGS
 
 
 @dataclass(frozen=True)

@@ -559,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
             change_client.add_argument("--audience", action="append", help="replaces the list")
             change_client.add_argument("--scope", action="append", help="replaces the list")
             change_client.add_argument("--no-scope", action="store_true", help="no scopes")
-            change_client.add_argument("--alg", choices=["RS256", "EdDSA"])
+            change_client.add_argument("--alg", choices=SIGNING_ALGS)
             change_client.add_argument("--access-token-ttl", type=_bounded(1, 2**31 - 1))
             change_client.add_argument("--refresh-token-ttl", type=_bounded(1, 2**31 - 1))
         elif name == "rotate-secret":

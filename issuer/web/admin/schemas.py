@@ -15,6 +15,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from issuer.errors import InvalidRequest
+from issuer.jose.algs import SigningAlg
 from issuer.keyring.states import KeyState
 from issuer.oauth.forms import refuse_nul
 from issuer.oauth.grants import GRANT_TYPES
@@ -130,7 +131,7 @@ class KeyOut(msgspec.Struct):
 class RotateIn(msgspec.Struct, forbid_unknown_fields=True):
     """Rotate one alg, or every configured alg when `alg` is omitted."""
 
-    alg: Literal["RS256", "EdDSA"] | None = None
+    alg: SigningAlg | None = None
     force: bool = False
 
 
@@ -215,7 +216,7 @@ class NewClientIn(msgspec.Struct, forbid_unknown_fields=True):
     scopes: list[Text] = msgspec.field(default_factory=list)
     audiences: list[Text] = msgspec.field(default_factory=list)
     public: bool = False
-    alg: Literal["RS256", "EdDSA"] | None = None
+    alg: SigningAlg | None = None
     access_token_ttl: Seconds | None = None
     refresh_token_ttl: Seconds | None = None
 
@@ -260,7 +261,7 @@ class ClientChange(msgspec.Struct, forbid_unknown_fields=True):
     grant_types: list[GrantType] | msgspec.UnsetType = msgspec.UNSET
     scopes: list[Text] | msgspec.UnsetType = msgspec.UNSET
     audiences: list[Text] | msgspec.UnsetType = msgspec.UNSET
-    alg: Literal["RS256", "EdDSA"] | msgspec.UnsetType | None = msgspec.UNSET
+    alg: SigningAlg | msgspec.UnsetType | None = msgspec.UNSET
     access_token_ttl: Seconds | msgspec.UnsetType | None = msgspec.UNSET
     refresh_token_ttl: Seconds | msgspec.UnsetType | None = msgspec.UNSET
 
