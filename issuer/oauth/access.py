@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 TYP_ACCESS = "at+jwt"  # RFC 9068 §2.1
+# Skew between issuer processes, on nbf and iat only: the issuer is the clock of record for
+# exp, so a token is refused at its own endpoints from the second it expires.
 LEEWAY_SECONDS = 5
 
 
@@ -63,6 +65,7 @@ def access_claims(
             audiences=wanted if isinstance(wanted, Collection) else (),
             now=now.timestamp(),
             leeway=LEEWAY_SECONDS,
+            exp_leeway=0,
         )
     except VerificationError as exc:
         raise InvalidToken("the access token is invalid", debug=str(exc.reason)) from None
