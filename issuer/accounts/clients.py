@@ -49,6 +49,7 @@ async def create_client(
     alg: str | None = None,
     access_token_ttl: int | None = None,
     refresh_token_ttl: int | None = None,
+    introspect_any: bool = False,
     now: datetime,
     actor: str,
 ) -> NewClient:
@@ -87,6 +88,7 @@ async def create_client(
         access_token_ttl=access_token_ttl,
         refresh_token_ttl=refresh_token_ttl,
         disabled=False,
+        introspect_any=introspect_any,
         created_at=now,
     )
     try:
@@ -99,6 +101,11 @@ async def create_client(
         actor=actor,
         action="client.create",
         subject=client_id,
-        detail={"grant_types": chosen, "public": public, "audiences": targets},
+        detail={
+            "grant_types": chosen,
+            "public": public,
+            "audiences": targets,
+            "introspect_any": introspect_any,
+        },
     )
     return NewClient(client=client, secret=secret)

@@ -47,6 +47,7 @@ class ClientInfo:
     access_token_ttl: int | None
     refresh_token_ttl: int | None
     disabled: bool
+    introspect_any: bool = False
 
 
 @dataclass(frozen=True, slots=True)

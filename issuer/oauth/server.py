@@ -83,6 +83,7 @@ class AuthorizationServer:
             access_token_ttl=row.access_token_ttl,
             refresh_token_ttl=row.refresh_token_ttl,
             disabled=row.disabled,
+            introspect_any=row.introspect_any,
         )
 
     async def authenticate_client(self, form: Form, authorization: str | None) -> ClientInfo:

@@ -193,6 +193,8 @@ class NewClientIn(msgspec.Struct, forbid_unknown_fields=True):
     alg: Literal["RS256", "EdDSA"] | None = None
     access_token_ttl: Annotated[int, msgspec.Meta(ge=1)] | None = None
     refresh_token_ttl: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    # May introspect access tokens of any audience (a gateway); else only its own audiences'.
+    introspect_any: bool = False
 
 
 class ClientOut(msgspec.Struct):
@@ -208,6 +210,7 @@ class ClientOut(msgspec.Struct):
     refresh_token_ttl: int | None
     disabled: bool
     created_at: datetime
+    introspect_any: bool = False
 
     @classmethod
     def of(cls, row: Client) -> ClientOut:
@@ -222,6 +225,7 @@ class ClientOut(msgspec.Struct):
             refresh_token_ttl=row.refresh_token_ttl,
             disabled=row.disabled,
             created_at=row.created_at,
+            introspect_any=row.introspect_any,
         )
 
 
