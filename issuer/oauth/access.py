@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from issuer.errors import InvalidToken
+from issuer.errors import InvalidToken, NoCredentials
 from issuer.jose.claims import AccessTokenClaims, validate_claims
 from issuer.jose.errors import VerificationError
 from issuer.keyring.ring import KeyRing
@@ -37,8 +37,8 @@ LEEWAY_SECONDS = 5
 
 def bearer_token(authorization: str | None) -> str:
     """The token of an `Authorization: Bearer …` header (RFC 6750 §2.1)."""
-    if not authorization:
-        raise InvalidToken("no bearer token")
+    if not authorization or not authorization.strip():
+        raise NoCredentials("no bearer token")
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken("the Authorization header is not a Bearer token")

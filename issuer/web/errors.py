@@ -11,7 +11,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
-from issuer.errors import OAuthError
+from issuer.errors import NoCredentials, OAuthError
 from issuer.web.responses import NO_STORE, Headers, encode_headers
 
 __all__ = [
@@ -44,7 +44,10 @@ def _quoted(value: str) -> str:
 
 def oauth_error_headers(exc: OAuthError) -> dict[str, str]:
     headers = {**NO_STORE, **exc.headers}
-    if exc.bearer_challenge:
+    if isinstance(exc, NoCredentials):
+        # RFC 6750 §3.1: a request without any authentication gets no error code.
+        headers["WWW-Authenticate"] = 'Bearer realm="issuer"'
+    elif exc.bearer_challenge:
         # RFC 6750 §3: the challenge names the error so that clients know to re-authenticate.
         challenge = f'Bearer realm="issuer", error="{exc.error}"'
         if exc.description:
