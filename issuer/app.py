@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
@@ -93,6 +94,10 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
             title="issuer",
             version="0.1.0",
             path="/schema",
+            # The JSON document only (at /schema and /schema/openapi.json): Litestar's HTML
+            # UIs (Swagger, ReDoc, Elements, …) load scripts, styles and a favicon from CDNs
+            # without integrity checks. Point any OpenAPI viewer at /schema/openapi.json.
+            render_plugins=[JsonRenderPlugin()],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(
