@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
@@ -24,6 +25,7 @@ from issuer.web.deps import DEPENDENCIES
 from issuer.web.errors import EXCEPTION_HANDLERS
 from issuer.web.jwks import JWKS_PATH
 from issuer.web.metrics import observe_request
+from issuer.web.responses import security_headers
 
 __all__ = ["PROTOCOL_ROUTES", "ROOT_ROUTES", "IssuerApp", "create_app", "create_app_from_env"]
 
@@ -77,9 +79,12 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
             await runtime.close()
 
     app = IssuerApp(
+        # Routers, not bare handlers: Litestar deep-copies a router it registers, so each app
+        # gets its own handlers. A handler registered directly is shallow-copied and shares
+        # its cached response handler (with this app's response headers) with every other app
+        # in the process.
         route_handlers=[
-            *ROOT_ROUTES,
-            *discovery.root_routes(prefix),
+            Router(path="/", route_handlers=[*ROOT_ROUTES, *discovery.root_routes(prefix)]),
             Router(path=prefix or "/", route_handlers=PROTOCOL_ROUTES),
         ],
         # The one place the runtime is stored; web code reads it through issuer.web.deps.
@@ -89,10 +94,16 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
         lifespan=[lifespan],
         middleware=[metrics_routes.latency_middleware],
         request_max_body_size=settings.max_body_bytes,
+        # Litestar routes; the bare-ASGI paths and the error handlers add the same headers.
+        response_headers=security_headers(settings.url),
         openapi_config=OpenAPIConfig(
             title="issuer",
             version="0.1.0",
             path="/schema",
+            # The JSON document only (at /schema and /schema/openapi.json): Litestar's HTML
+            # UIs (Swagger, ReDoc, Elements, …) load scripts, styles and a favicon from CDNs
+            # without integrity checks. Point any OpenAPI viewer at /schema/openapi.json.
+            render_plugins=[JsonRenderPlugin()],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(

@@ -1,4 +1,5 @@
-"""The clean-up job: expired refresh families and tokens, and deny-list rows past expiry.
+"""The clean-up job: expired refresh families and tokens, and deny-list rows past expiry
+(kept `denylist.RETAIN_PAST_EXPIRY` longer than their token, beyond any leeway).
 
 One process at a time runs it (a lease from `issuer.jobs`), every
 ISSUER_CLEANUP_INTERVAL_SECONDS. Each table is purged in its own short transaction so that
@@ -36,7 +37,7 @@ class Purged:
 
 
 async def purge_expired(database: Database, *, now: datetime) -> Purged:
-    """One pass: delete every row whose expiry is at or before `now`."""
+    """One pass: delete every row whose expiry is at or before `now` (deny-list rows later)."""
     async with database.session() as session:
         refresh_rows = await families.purge_expired(session, now=now)
     async with database.session() as session:

@@ -200,6 +200,7 @@ def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
                 alg=args.alg,
                 access_token_ttl=args.access_token_ttl,
                 refresh_token_ttl=args.refresh_token_ttl,
+                introspect_any=args.introspect_any,
                 now=utcnow(),
                 actor=_actor(),
             )
@@ -533,6 +534,11 @@ def build_parser() -> argparse.ArgumentParser:
     create_client.add_argument("--alg", choices=SIGNING_ALGS)
     create_client.add_argument("--access-token-ttl", type=int)
     create_client.add_argument("--refresh-token-ttl", type=int)
+    create_client.add_argument(
+        "--introspect-any",
+        action="store_true",
+        help="may introspect access tokens of any audience (a gateway)",
+    )
     create_client.add_argument("--json", action="store_true")
     create_client.set_defaults(handler=cmd_clients_create)
     list_clients = clients.add_parser("list", help="registered clients (never their secrets)")

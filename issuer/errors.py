@@ -17,6 +17,7 @@ __all__ = [
     "InvalidTarget",
     "InvalidToken",
     "KeysNotLoaded",
+    "NoCredentials",
     "NotFound",
     "OAuthError",
     "ServerError",
@@ -119,6 +120,11 @@ class InvalidToken(OAuthError):
     error = "invalid_token"
     status = 401
     bearer_challenge = True
+
+
+class NoCredentials(InvalidToken):
+    """RFC 6750 §3.1: the request carried no authentication at all, so the challenge names
+    no error code (the body still has the RFC 6749 §5.2 shape)."""
 
 
 class InsufficientScope(OAuthError):

@@ -160,6 +160,7 @@ async def create_client(
     alg: str | None = None,
     access_token_ttl: int | None = None,
     refresh_token_ttl: int | None = None,
+    introspect_any: bool = False,
     now: datetime,
     actor: str,
 ) -> NewClient:
@@ -196,6 +197,7 @@ async def create_client(
         access_token_ttl=access_token_ttl,
         refresh_token_ttl=refresh_token_ttl,
         disabled=False,
+        introspect_any=introspect_any,
         created_at=now,
     )
     try:
@@ -208,7 +210,12 @@ async def create_client(
         actor=actor,
         action="client.create",
         subject=client_id,
-        detail={"grant_types": chosen, "public": public, "audiences": targets},
+        detail={
+            "grant_types": chosen,
+            "public": public,
+            "audiences": targets,
+            "introspect_any": introspect_any,
+        },
     )
     return NewClient(client=client, secret=secret)
 

@@ -80,8 +80,13 @@ def validate_claims(
     audiences: Collection[str],
     now: float,
     leeway: float,
+    exp_leeway: float | None = None,
 ) -> AccessTokenClaims:
-    """Check a signature-verified payload against RFC 9068 §4 and RFC 7519 §4.1."""
+    """Check a signature-verified payload against RFC 9068 §4 and RFC 7519 §4.1.
+
+    `leeway` allows for clock skew on nbf and iat, and on exp unless `exp_leeway` is given
+    (the issuer, the clock of record, gives 0 at its own endpoints).
+    """
     if not claims.keys() >= _REQUIRED_SET:
         missing = next(name for name in REQUIRED if name not in claims)
         raise VerificationError(Reason.MISSING_CLAIM, missing)
@@ -97,7 +102,7 @@ def validate_claims(
         raise VerificationError(Reason.WRONG_AUDIENCE, ",".join(aud))
     # RFC 7519 §4.1.4: MUST NOT be accepted on or after exp (leeway for clock skew). The
     # leeway goes on the float side: an int date beyond float range still compares.
-    if now - leeway >= exp:
+    if now - (leeway if exp_leeway is None else exp_leeway) >= exp:
         raise VerificationError(Reason.EXPIRED, f"exp={exp}")
     if nbf is not None and now + leeway < nbf:
         raise VerificationError(Reason.NOT_YET_VALID, f"nbf={nbf}")

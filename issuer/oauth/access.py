@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from issuer.errors import InvalidToken
+from issuer.errors import InvalidToken, NoCredentials
 from issuer.jose.claims import AccessTokenClaims, validate_claims
 from issuer.jose.errors import VerificationError
 from issuer.keyring.ring import KeyRing
@@ -30,13 +30,15 @@ __all__ = [
 ]
 
 TYP_ACCESS = "at+jwt"  # RFC 9068 §2.1
+# Skew between issuer processes, on nbf and iat only: the issuer is the clock of record for
+# exp, so a token is refused at its own endpoints from the second it expires.
 LEEWAY_SECONDS = 5
 
 
 def bearer_token(authorization: str | None) -> str:
     """The token of an `Authorization: Bearer …` header (RFC 6750 §2.1)."""
-    if not authorization:
-        raise InvalidToken("no bearer token")
+    if not authorization or not authorization.strip():
+        raise NoCredentials("no bearer token")
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken("the Authorization header is not a Bearer token")
@@ -63,6 +65,7 @@ def access_claims(
             audiences=wanted if isinstance(wanted, Collection) else (),
             now=now.timestamp(),
             leeway=LEEWAY_SECONDS,
+            exp_leeway=0,
         )
     except VerificationError as exc:
         raise InvalidToken("the access token is invalid", debug=str(exc.reason)) from None

@@ -53,6 +53,7 @@ class ClientInfo:
     # A rotated-away secret still accepted until `previous_secret_expires_at`.
     previous_secret_digest: bytes | None = None
     previous_secret_expires_at: datetime | None = None
+    introspect_any: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,11 @@
 """RFC 7662 token introspection for authenticated confidential clients.
 
 `{"active": false}` and nothing else for anything that is not a live token of ours: expired,
-revoked (deny-list or family), forged, wrongly typed, signed by an unknown key, garbage.
+revoked (deny-list or family), forged, wrongly typed, signed by an unknown key, garbage,
+and a token the caller has no business with (RFC 7662 §4): an access token is shown only to
+a client it was issued to or meant for (its `client_id`, or an audience among the caller's),
+or to a client registered with `introspect_any` (a gateway); a refresh token only to its own
+client.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from issuer.errors import InvalidClient, InvalidToken
+from issuer.jose.claims import AccessTokenClaims
 from issuer.oauth.access import access_claims, require_live
 from issuer.oauth.client_auth import ClientInfo
 from issuer.oauth.forms import Form
@@ -16,7 +21,7 @@ from issuer.oauth.server import AuthorizationServer
 from issuer.oauth.tokens import OwnToken, recognise
 from issuer.store import families
 
-__all__ = ["INACTIVE", "introspect"]
+__all__ = ["INACTIVE", "introspect", "may_introspect"]
 
 INACTIVE: dict[str, Any] = {"active": False}
 _CLAIMS = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "sid")
@@ -30,6 +35,15 @@ def _answer(found: OwnToken, token_type: str) -> dict[str, Any]:
     if "roles" in found.claims:
         body["roles"] = found.claims["roles"]
     return body
+
+
+def may_introspect(client: ClientInfo, claims: AccessTokenClaims) -> bool:
+    """RFC 7662 §4: whether `client` may learn what this access token says."""
+    return (
+        client.introspect_any
+        or claims.client_id == client.client_id
+        or not set(claims.aud).isdisjoint(client.audiences)
+    )
 
 
 async def introspect(server: AuthorizationServer, client: ClientInfo, form: Form) -> dict[str, Any]:
@@ -47,6 +61,8 @@ async def introspect(server: AuthorizationServer, client: ClientInfo, form: Form
         # `recognise` checked the signature and typ at+jwt: check the claims and the state.
         try:
             claims = access_claims(found.claims, issuer=issuer, now=now)
+            if not may_introspect(client, claims):
+                return INACTIVE
             await require_live(server.database, claims, now=now)
         except InvalidToken:
             return INACTIVE

@@ -85,6 +85,7 @@ class AuthorizationServer:
             disabled=row.disabled,
             previous_secret_digest=row.previous_secret_digest,
             previous_secret_expires_at=row.previous_secret_expires_at,
+            introspect_any=row.introspect_any,
         )
 
     async def authenticate_client(self, form: Form, authorization: str | None) -> ClientInfo:

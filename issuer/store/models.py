@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -105,6 +106,8 @@ class Client(Base):
     access_token_ttl: Mapped[int | None] = mapped_column(Integer, nullable=True)
     refresh_token_ttl: Mapped[int | None] = mapped_column(Integer, nullable=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # RFC 7662 §4: may introspect access tokens for any audience (a gateway), not only its own.
+    introspect_any: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 

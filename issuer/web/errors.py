@@ -11,8 +11,14 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
-from issuer.errors import OAuthError
-from issuer.web.responses import NO_STORE, Headers, encode_headers
+from issuer.errors import NoCredentials, OAuthError
+from issuer.web.responses import (
+    NO_STORE,
+    SECURITY_HEADERS,
+    Headers,
+    encode_headers,
+    security_headers,
+)
 
 __all__ = [
     "DATABASE_UNAVAILABLE",
@@ -42,9 +48,19 @@ def _quoted(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
+def _secure(request: Request[Any, Any, Any], headers: dict[str, str]) -> dict[str, str]:
+    """`headers` and the security headers every response carries (HSTS on https; none
+    without an issuer runtime, as in an app that only borrows these handlers)."""
+    runtime = request.app.state.get("runtime")
+    return {**headers, **security_headers(runtime.settings.url if runtime else "")}
+
+
 def oauth_error_headers(exc: OAuthError) -> dict[str, str]:
-    headers = {**NO_STORE, **exc.headers}
-    if exc.bearer_challenge:
+    headers = {**NO_STORE, **SECURITY_HEADERS, **exc.headers}
+    if isinstance(exc, NoCredentials):
+        # RFC 6750 §3.1: a request without any authentication gets no error code.
+        headers["WWW-Authenticate"] = 'Bearer realm="issuer"'
+    elif exc.bearer_challenge:
         # RFC 6750 §3: the challenge names the error so that clients know to re-authenticate.
         challenge = f'Bearer realm="issuer", error="{exc.error}"'
         if exc.description:
@@ -61,18 +77,18 @@ def oauth_error_response(
     return Response(
         exc.body(),
         status_code=exc.status,
-        headers=oauth_error_headers(exc),
+        headers=_secure(request, oauth_error_headers(exc)),
         media_type=MediaType.JSON,
     )
 
 
-def oauth_error_bytes(exc: OAuthError) -> tuple[int, Headers, bytes]:
+def oauth_error_bytes(exc: OAuthError, issuer_url: str) -> tuple[int, Headers, bytes]:
     """`oauth_error_response` as bare-ASGI status, headers and body, for paths that answer
     before the exception handlers (the JWKS fast path)."""
     body = msgspec.json.encode(exc.body())
     headers = [
         (b"content-type", b"application/json"),
-        *encode_headers(oauth_error_headers(exc)),
+        *encode_headers({**oauth_error_headers(exc), **security_headers(issuer_url)}),
         (b"content-length", str(len(body)).encode()),
     ]
     return exc.status, headers, body
@@ -86,7 +102,7 @@ def http_error_response(
     description = exc.detail if status < 500 else "the server could not complete the request"
     if isinstance(exc, ValidationException):
         description = "the request is malformed"
-    headers = {**NO_STORE, **(exc.headers or {})}
+    headers = _secure(request, {**NO_STORE, **(exc.headers or {})})
     return Response(
         {"error": error, "error_description": str(description)},
         status_code=status,
@@ -109,7 +125,7 @@ def database_unavailable_response(
             "error_description": "the database is unavailable; try again shortly",
         },
         status_code=503,
-        headers={**NO_STORE, "Retry-After": "1"},
+        headers=_secure(request, {**NO_STORE, "Retry-After": "1"}),
         media_type=MediaType.JSON,
     )
 
@@ -121,7 +137,7 @@ def unexpected_error_response(
     return Response(
         {"error": "server_error", "error_description": "the server could not complete the request"},
         status_code=500,
-        headers=NO_STORE,
+        headers=_secure(request, NO_STORE),
         media_type=MediaType.JSON,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from functools import cache
 
 from litestar import asgi
 from litestar.types import Receive, Scope, Send
@@ -18,7 +19,13 @@ from issuer.errors import KeysNotLoaded
 from issuer.keyring.ring import KeyRing
 from issuer.web.deps import runtime_of
 from issuer.web.errors import oauth_error_bytes
-from issuer.web.responses import Headers, header, send_response
+from issuer.web.responses import (
+    Headers,
+    encode_headers,
+    header,
+    security_headers,
+    send_response,
+)
 
 __all__ = ["JWKS_PATH", "ROUTES", "etag_matches", "jwks", "serve_jwks"]
 
@@ -26,8 +33,6 @@ JWKS_PATH = "/.well-known/jwks.json"
 MEDIA_TYPE = b"application/jwk-set+json"  # RFC 7517 §8.5.1
 
 _ENTITY_TAG = re.compile(r'\s*(?:W/)?("[^"]*")\s*(?:,|$)')
-# Before routing there are no exception handlers: KeysNotLoaded, rendered as they would.
-_NOT_LOADED = oauth_error_bytes(KeysNotLoaded())
 _responses: weakref.WeakKeyDictionary[KeyRing, tuple[Headers, Headers]] = (
     weakref.WeakKeyDictionary()
 )
@@ -40,13 +45,26 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     return any(m.group(1) == etag for m in _ENTITY_TAG.finditer(if_none_match))
 
 
-def _headers(ring: KeyRing, max_age: int) -> tuple[Headers, Headers]:
+@cache
+def _refusals(issuer_url: str) -> tuple[Headers, tuple[int, Headers, bytes]]:
+    """The 405's headers, and KeysNotLoaded rendered as the exception handlers would (there
+    are none before routing), built once per issuer URL."""
+    not_allowed = [
+        (b"allow", b"GET, HEAD"),
+        *encode_headers(security_headers(issuer_url)),
+        (b"content-length", b"0"),
+    ]
+    return not_allowed, oauth_error_bytes(KeysNotLoaded(), issuer_url)
+
+
+def _headers(ring: KeyRing, max_age: int, issuer_url: str) -> tuple[Headers, Headers]:
     cached = _responses.get(ring)
     if cached is None:
         # RFC 9110 §15.4.5: a 304 carries the ETag and Cache-Control a 200 would have.
         validators = [
             (b"etag", ring.jwks_etag.encode()),
             (b"cache-control", f"public, max-age={max_age}".encode()),
+            *encode_headers(security_headers(issuer_url)),
         ]
         ok = [
             (b"content-type", MEDIA_TYPE),
@@ -64,17 +82,17 @@ async def serve_jwks(scope: Scope, send: Send) -> int:
     of the JWKS; the route below serves it otherwise (and documents it).
     """
     method = scope.get("method", "GET")
-    if method not in ("GET", "HEAD"):
-        await send_response(send, 405, [(b"allow", b"GET, HEAD"), (b"content-length", b"0")])
-        return 405
     runtime = runtime_of(scope)
+    if method not in ("GET", "HEAD"):
+        await send_response(send, 405, _refusals(runtime.settings.url)[0])
+        return 405
     holder = runtime.keys
     if not holder.loaded:
-        status, headers, body = _NOT_LOADED
+        status, headers, body = _refusals(runtime.settings.url)[1]
         await send_response(send, status, headers, body)
         return status
     ring: KeyRing = holder.ring
-    ok, validators = _headers(ring, runtime.settings.jwks_max_age)
+    ok, validators = _headers(ring, runtime.settings.jwks_max_age, runtime.settings.url)
     condition = header(scope, b"if-none-match")
     if condition is not None and etag_matches(condition, ring.jwks_etag):
         await send_response(send, 304, validators)

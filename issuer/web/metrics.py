@@ -17,7 +17,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import generate_latest
 
-from issuer.errors import InvalidToken
+from issuer.errors import InvalidToken, NoCredentials
 from issuer.metrics import REGISTRY, REQUEST_LATENCY
 
 __all__ = ["ROUTES", "latency_middleware", "metrics", "observe_request"]
@@ -80,7 +80,9 @@ def _scraper_allowed(request: Request[Any, Any, Any]) -> bool:
 def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """This process's counters and histograms (each worker has its own; scrape each)."""
     if not _scraper_allowed(request):
-        raise InvalidToken("/metrics needs the bearer token of ISSUER_METRICS_TOKEN")
+        # RFC 6750 §3.1: no error code for a request that sent no credentials.
+        refused = NoCredentials if not request.headers.get("authorization") else InvalidToken
+        raise refused("/metrics needs the bearer token of ISSUER_METRICS_TOKEN")
     return Response(
         generate_latest(REGISTRY),
         media_type=TEXT_FORMAT,

@@ -9,7 +9,8 @@ ten times as many requests without them), and every protocol endpoint behaves th
 - body: `await request.form()` reads at most ISSUER_MAX_BODY_BYTES (413 beyond), then parses
   a strict form (RFC 6749 Appendix B);
 - response: the body returned is sent as JSON with `Cache-Control: no-store` (RFC 6749 §5.1,
-  RFC 7662 §2.2); `None` is an empty 200 (RFC 7009 §2.2);
+  RFC 7662 §2.2) and the security headers (`issuer.web.responses.security_headers`), from
+  header lists built once; `None` is an empty 200 (RFC 7009 §2.2);
 - errors: whatever the endpoint raises goes to the app's exception handlers
   (`issuer.web.errors`), as on every Litestar route: `OAuthError` → RFC 6749 §5.2 JSON (and
   RFC 6750 `WWW-Authenticate`), a lost database → 503 with Retry-After, a bug → 500.
@@ -18,6 +19,7 @@ ten times as many requests without them), and every protocol endpoint behaves th
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import Any
 
 import msgspec
@@ -30,12 +32,26 @@ from issuer.oauth.forms import Form, parse_form
 from issuer.oauth.server import AuthorizationServer
 from issuer.proxies import client_address
 from issuer.web.deps import runtime_of
-from issuer.web.responses import NO_STORE, Headers, encode_headers, header, send_response
+from issuer.web.responses import (
+    NO_STORE,
+    Headers,
+    encode_headers,
+    header,
+    security_headers,
+    send_response,
+)
 
 __all__ = ["Endpoint", "ProtocolRequest", "protocol_endpoint"]
 
-_NO_STORE_JSON: Headers = [(b"content-type", b"application/json"), *encode_headers(NO_STORE)]
-_NO_STORE_EMPTY: Headers = [*encode_headers(NO_STORE), (b"content-length", b"0")]
+
+@cache
+def _response_headers(issuer_url: str) -> tuple[Headers, Headers]:
+    """The JSON and the empty 200's headers, built once per issuer URL."""
+    common = encode_headers({**NO_STORE, **security_headers(issuer_url)})
+    return (
+        [(b"content-type", b"application/json"), *common],
+        [*common, (b"content-length", b"0")],
+    )
 
 
 class ProtocolRequest:
@@ -99,12 +115,13 @@ def protocol_endpoint(path: str, *methods: str) -> Callable[[Endpoint], ASGIRout
                 raise MethodNotAllowedException(headers={"Allow": allow})
             server = runtime_of(scope).server
             body = await endpoint(ProtocolRequest(scope, receive, server))
+            json_headers, empty_headers = _response_headers(server.settings.url)
             if body is None:
-                await send_response(send, 200, _NO_STORE_EMPTY)
+                await send_response(send, 200, empty_headers)
                 return
             content = msgspec.json.encode(body)
             length = (b"content-length", str(len(content)).encode())
-            await send_response(send, 200, [*_NO_STORE_JSON, length], content)
+            await send_response(send, 200, [*json_headers, length], content)
 
         handle.__name__, handle.__qualname__ = endpoint.__name__, endpoint.__qualname__
         handle.__doc__ = endpoint.__doc__

@@ -62,6 +62,7 @@ class ClientsController(Controller):
                     alg=data.alg,
                     access_token_ttl=data.access_token_ttl,
                     refresh_token_ttl=data.refresh_token_ttl,
+                    introspect_any=data.introspect_any,
                     now=runtime.clock(),
                     actor=actor,
                 )

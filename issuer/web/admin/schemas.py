@@ -219,6 +219,8 @@ class NewClientIn(msgspec.Struct, forbid_unknown_fields=True):
     alg: SigningAlg | None = None
     access_token_ttl: Seconds | None = None
     refresh_token_ttl: Seconds | None = None
+    # May introspect access tokens of any audience (a gateway); else only its own audiences.
+    introspect_any: bool = False
 
 
 class ClientOut(msgspec.Struct):
@@ -236,6 +238,7 @@ class ClientOut(msgspec.Struct):
     created_at: datetime
     # After a rotation with an overlap: until when the previous secret still works.
     rotation_overlap_until: datetime | None
+    introspect_any: bool = False
 
     @classmethod
     def of(cls, row: Client) -> ClientOut:
@@ -251,6 +254,7 @@ class ClientOut(msgspec.Struct):
             disabled=row.disabled,
             created_at=row.created_at,
             rotation_overlap_until=row.previous_secret_expires_at,
+            introspect_any=row.introspect_any,
         )
 
 
