@@ -49,8 +49,9 @@ async def test_a_token_one_second_past_exp_is_refused_everywhere(
     assert (await client.get("/userinfo", headers=bearer(live))).status_code == 200
     response = await client.get("/userinfo", headers=bearer(expired))
     assert response.status_code == 401 and response.json()["error"] == "invalid_token"
-    admin_live = mint_token(sub=user_id, roles=["admin"], ttl=60)
-    admin_expired = mint_token(sub=user_id, roles=["admin"], ttl=-1)
+    # The admin guard also asks that the token's client exists: "web" from the login above.
+    admin_live = mint_token(sub=user_id, roles=["admin"], client_id="web", ttl=60)
+    admin_expired = mint_token(sub=user_id, roles=["admin"], client_id="web", ttl=-1)
     assert (await client.get("/admin/keys", headers=bearer(admin_live))).status_code == 200
     assert (await client.get("/admin/keys", headers=bearer(admin_expired))).status_code == 401
 
