@@ -15,11 +15,13 @@ from types import SimpleNamespace
 from typing import cast
 
 import httpx
+import pytest
 
 from issuer.clock import utcnow
 from issuer.oauth.throttle import CEILING_FACTOR
 from issuer.runtime import Runtime
 from issuer.settings import Settings
+from issuer.store import login_attempts
 from issuer.store.database import Database
 from tests.conftest import make_settings
 from tests.oauth.support import (
@@ -181,6 +183,29 @@ async def test_concurrent_right_passwords_beyond_the_limit_all_log_in(
         # More than the limit were in flight at once; those past it queued, not throttled.
         assert [r.status_code for r in responses] == [200] * many
         assert http.max_in_flight >= many // 2, http.max_in_flight
+
+
+async def test_queued_logins_wait_at_the_gate_without_polling_the_counters(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted: list[int] = []
+    real_count = login_attempts.count
+
+    async def count(*args: object, **kwargs: object) -> object:
+        counted.append(1)
+        return await real_count(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(login_attempts, "count", count)
+    async with serving_in_loop(settings) as (http, runtime):
+        await add_user(runtime.database, runtime)
+        secret = await add_client(runtime.database, runtime)
+        many = 4 * runtime.settings.login_max_failures
+        responses = await asyncio.gather(*(login(http, secret) for _ in range(many)))
+        assert [r.status_code for r in responses] == [200] * many
+        # One count per attempt: the ones past the limit waited in this process's gate
+        # instead of counting again and again while the first ones were being checked.
+        assert len(counted) == many, len(counted)
+        assert runtime.server.throttle._gates == {}  # nothing held once all are answered
 
 
 async def test_a_right_password_takes_its_attempt_back(settings: Settings) -> None:
