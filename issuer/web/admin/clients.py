@@ -13,8 +13,6 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, Parameter
 
 from issuer.accounts import clients as accounts
-from issuer.accounts.users import AccountError, AccountExists, UnknownAccount
-from issuer.errors import InvalidRequest, NotFound
 from issuer.runtime import Runtime
 from issuer.store import clients
 from issuer.web.admin.guard import Actor
@@ -24,7 +22,6 @@ from issuer.web.admin.schemas import (
     ClientDeleted,
     ClientDisabled,
     ClientOut,
-    Conflict,
     Limit,
     NewClientIn,
     Offset,
@@ -50,26 +47,21 @@ class ClientsController(Controller):
         self, runtime: RuntimeDep, actor: Actor, data: JSONBody[NewClientIn]
     ) -> ClientCreated:
         async with runtime.database.session() as session:
-            try:
-                new = await accounts.create_client(
-                    session,
-                    client_id=data.client_id,
-                    grant_types=data.grant_types,
-                    scopes=data.scopes,
-                    audiences=data.audiences,
-                    default_audience=runtime.settings.url,
-                    public=data.public,
-                    alg=data.alg,
-                    access_token_ttl=data.access_token_ttl,
-                    refresh_token_ttl=data.refresh_token_ttl,
-                    introspect_any=data.introspect_any,
-                    now=runtime.clock(),
-                    actor=actor,
-                )
-            except AccountExists as exc:
-                raise Conflict(str(exc)) from None
-            except AccountError as exc:
-                raise InvalidRequest(str(exc)) from None
+            new = await accounts.create_client(
+                session,
+                client_id=data.client_id,
+                grant_types=data.grant_types,
+                scopes=data.scopes,
+                audiences=data.audiences,
+                default_audience=runtime.settings.url,
+                public=data.public,
+                alg=data.alg,
+                access_token_ttl=data.access_token_ttl,
+                refresh_token_ttl=data.refresh_token_ttl,
+                introspect_any=data.introspect_any,
+                now=runtime.clock(),
+                actor=actor,
+            )
         forget(runtime, data.client_id)  # an unknown id may be cached as a miss
         return ClientCreated(client=ClientOut.of(new.client), client_secret=new.secret)
 
@@ -83,10 +75,7 @@ class ClientsController(Controller):
 
     @get("/{client_id:str}", summary="Show a client (never its secret)", responses=errors(404))
     async def show_client(self, runtime: RuntimeDep, client_id: FromPath[str]) -> ClientOut:
-        try:
-            return ClientOut.of(await accounts.get_client(runtime.database, client_id))
-        except UnknownAccount as exc:
-            raise NotFound(str(exc)) from None
+        return ClientOut.of(await accounts.get_client(runtime.database, client_id))
 
     @patch(
         "/{client_id:str}",
@@ -100,14 +89,9 @@ class ClientsController(Controller):
         client_id: FromPath[str],
         data: JSONBody[ClientChange],
     ) -> ClientOut:
-        try:
-            row = await accounts.update_client(
-                runtime.database, client_id, data.changes(), now=runtime.clock(), actor=actor
-            )
-        except UnknownAccount as exc:
-            raise NotFound(str(exc)) from None
-        except AccountError as exc:
-            raise InvalidRequest(str(exc)) from None
+        row = await accounts.update_client(
+            runtime.database, client_id, data.changes(), now=runtime.clock(), actor=actor
+        )
         forget(runtime, client_id)
         return ClientOut.of(row)
 
@@ -120,12 +104,9 @@ class ClientsController(Controller):
     async def disable_client(
         self, runtime: RuntimeDep, actor: Actor, client_id: FromPath[str]
     ) -> ClientDisabled:
-        try:
-            done = await accounts.disable_client(
-                runtime.database, client_id, now=runtime.clock(), actor=actor
-            )
-        except UnknownAccount as exc:
-            raise NotFound(str(exc)) from None
+        done = await accounts.disable_client(
+            runtime.database, client_id, now=runtime.clock(), actor=actor
+        )
         forget(runtime, client_id)
         return ClientDisabled(
             client=ClientOut.of(done.client), sessions_revoked=done.sessions_revoked
@@ -137,12 +118,9 @@ class ClientsController(Controller):
     async def enable_client(
         self, runtime: RuntimeDep, actor: Actor, client_id: FromPath[str]
     ) -> ClientOut:
-        try:
-            row = await accounts.enable_client(
-                runtime.database, client_id, now=runtime.clock(), actor=actor
-            )
-        except UnknownAccount as exc:
-            raise NotFound(str(exc)) from None
+        row = await accounts.enable_client(
+            runtime.database, client_id, now=runtime.clock(), actor=actor
+        )
         forget(runtime, client_id)
         return ClientOut.of(row)
 
@@ -162,20 +140,15 @@ class ClientsController(Controller):
         """The old secret keeps working for `overlap_seconds` (default
         ISSUER_CLIENT_SECRET_OVERLAP_SECONDS, itself 0 by default)."""
         overlap = data.overlap_seconds if data else None
-        try:
-            new = await accounts.rotate_secret(
-                runtime.database,
-                client_id,
-                overlap_seconds=(
-                    runtime.settings.client_secret_overlap_seconds if overlap is None else overlap
-                ),
-                now=runtime.clock(),
-                actor=actor,
-            )
-        except UnknownAccount as exc:
-            raise NotFound(str(exc)) from None
-        except AccountError as exc:
-            raise InvalidRequest(str(exc)) from None
+        new = await accounts.rotate_secret(
+            runtime.database,
+            client_id,
+            overlap_seconds=(
+                runtime.settings.client_secret_overlap_seconds if overlap is None else overlap
+            ),
+            now=runtime.clock(),
+            actor=actor,
+        )
         forget(runtime, client_id)
         return SecretRotated(
             client=ClientOut.of(new.client),
@@ -199,13 +172,8 @@ class ClientsController(Controller):
         ] = False,
     ) -> ClientDeleted:
         """With `force=true`, its live sessions are revoked (audited) and deleted with it."""
-        try:
-            ended = await accounts.delete_client(
-                runtime.database, client_id, force=force, now=runtime.clock(), actor=actor
-            )
-        except UnknownAccount as exc:
-            raise NotFound(str(exc)) from None
-        except accounts.ClientInUse as exc:
-            raise Conflict(str(exc)) from None
+        ended = await accounts.delete_client(
+            runtime.database, client_id, force=force, now=runtime.clock(), actor=actor
+        )
         forget(runtime, client_id)
         return ClientDeleted(client_id=client_id, sessions_revoked=ended)

@@ -6,11 +6,9 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 
 from issuer.accounts import users as accounts
-from issuer.errors import InvalidRequest, NotFound
 from issuer.store import users
 from issuer.web.admin.guard import Actor
 from issuer.web.admin.schemas import (
-    Conflict,
     Limit,
     NewUser,
     Offset,
@@ -30,19 +28,14 @@ class UsersController(Controller):
     @post(summary="Create a user", responses=errors(409))
     async def add_user(self, runtime: RuntimeDep, actor: Actor, data: JSONBody[NewUser]) -> UserOut:
         async with runtime.database.session() as session:
-            try:
-                user = await accounts.create_user(
-                    session,
-                    email=data.email,
-                    password=data.password,
-                    roles=data.roles,
-                    now=runtime.clock(),
-                    actor=actor,
-                )
-            except accounts.AccountExists as exc:
-                raise Conflict(str(exc)) from None
-            except accounts.AccountError as exc:
-                raise InvalidRequest(str(exc)) from None
+            user = await accounts.create_user(
+                session,
+                email=data.email,
+                password=data.password,
+                roles=data.roles,
+                now=runtime.clock(),
+                actor=actor,
+            )
         return UserOut.of(user)
 
     @get(summary="List users", responses=errors())
@@ -63,26 +56,18 @@ class UsersController(Controller):
         self, runtime: RuntimeDep, actor: Actor, user_id: FromPath[str]
     ) -> UserDisabled:
         """Refuses the user's logins and ends every refresh family (reason user_disabled)."""
-        try:
-            ended = await accounts.disable_user(
-                runtime.database, user_id, now=runtime.clock(), actor=actor
-            )
-        except accounts.UnknownAccount as exc:
-            raise NotFound(str(exc)) from None
-        except accounts.LastAdmin as exc:
-            raise Conflict(str(exc)) from None
+        ended = await accounts.disable_user(
+            runtime.database, user_id, now=runtime.clock(), actor=actor
+        )
         return UserDisabled(user=UserOut.of(ended.user), sessions_revoked=ended.sessions_revoked)
 
     @post("/{user_id:str}/enable", status_code=200, summary="Enable a user", responses=errors(404))
     async def enable_user(
         self, runtime: RuntimeDep, actor: Actor, user_id: FromPath[str]
     ) -> UserOut:
-        try:
-            user = await accounts.enable_user(
-                runtime.database, user_id, now=runtime.clock(), actor=actor
-            )
-        except accounts.UnknownAccount as exc:
-            raise NotFound(str(exc)) from None
+        user = await accounts.enable_user(
+            runtime.database, user_id, now=runtime.clock(), actor=actor
+        )
         return UserOut.of(user)
 
     @post(
@@ -94,10 +79,7 @@ class UsersController(Controller):
     async def revoke_sessions(
         self, runtime: RuntimeDep, actor: Actor, user_id: FromPath[str]
     ) -> SessionsRevoked:
-        try:
-            ended = await accounts.revoke_sessions(
-                runtime.database, user_id, now=runtime.clock(), actor=actor
-            )
-        except accounts.UnknownAccount as exc:
-            raise NotFound(str(exc)) from None
+        ended = await accounts.revoke_sessions(
+            runtime.database, user_id, now=runtime.clock(), actor=actor
+        )
         return SessionsRevoked(user_id=user_id, sessions_revoked=ended.sessions_revoked)
