@@ -18,12 +18,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.accounts.secrets import generate_secret, secret_digest
-from issuer.accounts.users import USER_ID_PREFIX, AccountError, AccountExists, UnknownAccount
+from issuer.accounts.users import (
+    USER_ID_PREFIX,
+    AccountError,
+    AccountExists,
+    UnknownAccount,
+    count_revoked_families,
+)
 from issuer.jose.algs import SIGNING_ALGS
-from issuer.metrics import REVOCATIONS
 from issuer.oauth.grants import GRANT_TYPES
 from issuer.oauth.grants.base import ADMIN_SCOPE
-from issuer.store import audit, clients
+from issuer.store import audit, clients, families
 from issuer.store.database import Database
 from issuer.store.models import Client
 
@@ -262,7 +267,9 @@ async def disable_client(
     async with database.session() as session:
         await _existing(session, client_id, lock=True)
         await clients.change(session, client_id, disabled=True)
-        ended = await clients.revoke_families(session, client_id, reason="client_disabled", now=now)
+        ended = await families.revoke_for_client(
+            session, client_id, reason="client_disabled", now=now
+        )
         audit.record(
             session,
             now=now,
@@ -272,7 +279,7 @@ async def disable_client(
             detail={"families_revoked": len(ended)},
         )
         client = await _reloaded(session, client_id)
-    _count_revoked(len(ended))
+    count_revoked_families(len(ended))
     return ClientDisabled(client=client, sessions_revoked=len(ended))
 
 
@@ -326,13 +333,15 @@ async def delete_client(
     their tokens are then deleted with it. How many live families were ended."""
     async with database.session() as session:
         await _existing(session, client_id, lock=True)
-        live = await clients.live_families(session, client_id, now=now)
+        live = await families.count_live_for_client(session, client_id, now=now)
         if live and not force:
             raise ClientInUse(
                 f"client {client_id} has {live} live sessions; disable it, or delete with force "
                 "to end them"
             )
-        ended = await clients.revoke_families(session, client_id, reason="client_deleted", now=now)
+        ended = await families.revoke_for_client(
+            session, client_id, reason="client_deleted", now=now
+        )
         await clients.remove(session, client_id)
         audit.record(
             session,
@@ -342,7 +351,7 @@ async def delete_client(
             subject=client_id,
             detail={"families_revoked": len(ended), "forced": force},
         )
-    _count_revoked(len(ended))
+    count_revoked_families(len(ended))
     return live
 
 
@@ -358,9 +367,3 @@ async def _reloaded(session: AsyncSession, client_id: str) -> Client:
     assert row is not None  # changed in this very transaction
     await session.refresh(row)
     return row
-
-
-def _count_revoked(families_ended: int) -> None:
-    """Counted once the transaction has committed, never for a rolled-back one."""
-    if families_ended:
-        REVOCATIONS.labels(kind="family").inc(families_ended)

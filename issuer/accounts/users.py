@@ -26,6 +26,7 @@ __all__ = [
     "SessionsEnded",
     "UnknownAccount",
     "check_password",
+    "count_revoked_families",
     "create_user",
     "disable_user",
     "enable_user",
@@ -168,7 +169,7 @@ async def disable_user(
             detail={"families_revoked": len(ended)},
         )
         user = await _reload(session, user_id)
-    _count_revoked(len(ended))
+    count_revoked_families(len(ended))
     return SessionsEnded(user=user, sessions_revoked=len(ended))
 
 
@@ -198,7 +199,7 @@ async def revoke_sessions(
             subject=user_id,
             detail={"families_revoked": len(ended)},
         )
-    _count_revoked(len(ended))
+    count_revoked_families(len(ended))
     return SessionsEnded(user=user, sessions_revoked=len(ended))
 
 
@@ -219,7 +220,7 @@ async def _reload(session: AsyncSession, user_id: str) -> User:
     return user
 
 
-def _count_revoked(families_ended: int) -> None:
+def count_revoked_families(families_ended: int) -> None:
     """Counted once the transaction has committed, never for a rolled-back one."""
     if families_ended:
         REVOCATIONS.labels(kind="family").inc(families_ended)

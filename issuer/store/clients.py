@@ -1,16 +1,14 @@
-"""Verbs on the clients table (and on the refresh families a client owns)."""
+"""Verbs on the clients table (the families a client owns are `families` verbs)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from issuer.store.families import live_family
-from issuer.store.models import Client, RefreshFamily
+from issuer.store.models import Client
 
 __all__ = [
     "DuplicateClient",
@@ -18,9 +16,7 @@ __all__ = [
     "by_id",
     "change",
     "listing",
-    "live_families",
     "remove",
-    "revoke_families",
 ]
 
 
@@ -59,26 +55,3 @@ async def remove(session: AsyncSession, client_id: str) -> bool:
     """Delete the client; its refresh families and their tokens go with it (ON DELETE CASCADE)."""
     result = await session.execute(delete(Client).where(Client.client_id == client_id))
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def live_families(session: AsyncSession, client_id: str, *, now: datetime) -> int:
-    """How many of the client's refresh families still work (`families.live_family`)."""
-    query = (
-        select(func.count())
-        .select_from(RefreshFamily)
-        .where(RefreshFamily.client_id == client_id, live_family(now))
-    )
-    return int(await session.scalar(query) or 0)
-
-
-async def revoke_families(
-    session: AsyncSession, client_id: str, *, reason: str, now: datetime
-) -> list[str]:
-    """End every unrevoked refresh family of the client; their ids."""
-    result = await session.execute(
-        update(RefreshFamily)
-        .where(RefreshFamily.client_id == client_id, RefreshFamily.revoked_at.is_(None))
-        .values(revoked_at=now, revoked_reason=reason)
-        .returning(RefreshFamily.id)
-    )
-    return [row.id for row in result]

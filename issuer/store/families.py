@@ -43,6 +43,7 @@ __all__ = [
     "Refusal",
     "Refused",
     "Rotated",
+    "count_live_for_client",
     "find_token",
     "granted",
     "live_family",
@@ -50,6 +51,7 @@ __all__ = [
     "live_token",
     "purge_expired",
     "revoke",
+    "revoke_for_client",
     "revoke_for_user",
     "rotate",
     "settle_failed_rotation",
@@ -461,9 +463,35 @@ async def revoke_for_user(
     session: AsyncSession, user_id: str, *, reason: str, now: datetime
 ) -> list[str]:
     """End every live family of a user (logout everywhere, disabled user); their ids."""
+    return await _revoke_every(session, RefreshFamily.user_id == user_id, reason=reason, now=now)
+
+
+async def revoke_for_client(
+    session: AsyncSession, client_id: str, *, reason: str, now: datetime
+) -> list[str]:
+    """End every live family of a client (client disabled or deleted); their ids."""
+    return await _revoke_every(
+        session, RefreshFamily.client_id == client_id, reason=reason, now=now
+    )
+
+
+async def count_live_for_client(session: AsyncSession, client_id: str, *, now: datetime) -> int:
+    """How many of the client's families still work (`live_family`)."""
+    query = (
+        select(func.count())
+        .select_from(RefreshFamily)
+        .where(RefreshFamily.client_id == client_id, live_family(now))
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def _revoke_every(
+    session: AsyncSession, whose: ColumnElement[bool], *, reason: str, now: datetime
+) -> list[str]:
+    """End every unrevoked family matching `whose` (the first reason stays); their ids."""
     result = await session.execute(
         update(RefreshFamily)
-        .where(RefreshFamily.user_id == user_id, RefreshFamily.revoked_at.is_(None))
+        .where(whose, RefreshFamily.revoked_at.is_(None))
         .values(revoked_at=now, revoked_reason=reason)
         .returning(RefreshFamily.id)
     )
