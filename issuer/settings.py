@@ -20,6 +20,11 @@ __all__ = ["ConfigError", "Settings"]
 _EDDSA_NAMES = ALGS["EdDSA"].names
 
 
+# A rotation waits for the next key to have been published this long (plus the ring refresh),
+# and a revoked key lingers in caches as long: a day is the most that still lets both happen.
+JWKS_MAX_AGE_LIMIT = 86_400
+
+
 class ConfigError(ValueError):
     """A bad configuration value; the message names the variable and what is wrong."""
 
@@ -33,7 +38,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -43,6 +50,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -184,7 +193,7 @@ class Settings:
             default_alg=default_alg,
             eddsa_jws_alg=eddsa,
             rsa_key_size=rsa_bits,
-            jwks_max_age=_int(env, "ISSUER_JWKS_MAX_AGE", 300),
+            jwks_max_age=_int(env, "ISSUER_JWKS_MAX_AGE", 300, maximum=JWKS_MAX_AGE_LIMIT),
             ring_refresh_seconds=_float(env, "ISSUER_RING_REFRESH_SECONDS", 5.0, minimum=0.05),
             key_rotation_days=_float(env, "ISSUER_KEY_ROTATION_DAYS", 0.0),
             cleanup_interval_seconds=_float(

@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
@@ -23,7 +24,14 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from issuer.store.models import Timestamp
 
-__all__ = ["Database", "Statement", "create_engine", "string_list"]
+__all__ = [
+    "Database",
+    "Statement",
+    "create_engine",
+    "describe_database",
+    "sqlite_path",
+    "string_list",
+]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -43,6 +51,29 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The absolute path of an SQLite database file; None for Postgres or an in-memory one.
+
+    A relative path in the URL is relative to the working directory of the process.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).absolute()
+
+
+def describe_database(url: str) -> str:
+    """Which database a URL names, for a log line: the SQLite file's absolute path, or the
+    Postgres URL without its password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return f"SQLite file {path}"
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return "SQLite in memory"
+    return f"PostgreSQL {parsed.render_as_string(hide_password=True)}"
 
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
