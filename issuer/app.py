@@ -25,6 +25,7 @@ from issuer.web.deps import DEPENDENCIES
 from issuer.web.errors import EXCEPTION_HANDLERS
 from issuer.web.jwks import JWKS_PATH
 from issuer.web.metrics import observe_request
+from issuer.web.requests import serve_with_request_id
 from issuer.web.responses import security_headers
 
 __all__ = ["PROTOCOL_ROUTES", "ROOT_ROUTES", "IssuerApp", "create_app", "create_app_from_env"]
@@ -54,15 +55,24 @@ class IssuerApp(Litestar):
     """
 
     jwks_path: str = JWKS_PATH
+    access_log: bool = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == self.jwks_path and scope["method"] == "GET":
-            started = perf_counter()
-            scope["app"] = scope["litestar_app"] = self
-            status = await jwks.serve_jwks(scope, send)
-            observe_request(self.jwks_path, status, perf_counter() - started)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+
+        async def respond(send: Any) -> None:
+            if scope["path"] == self.jwks_path and scope["method"] == "GET":
+                started = perf_counter()
+                scope["app"] = scope["litestar_app"] = self
+                status = await jwks.serve_jwks(scope, send)
+                observe_request(self.jwks_path, status, perf_counter() - started)
+                return
+            await super(IssuerApp, self).__call__(scope, receive, send)
+
+        # Every request has an id (X-Request-Id) in its log records and its response.
+        await serve_with_request_id(scope, send, respond, log_access=self.access_log)
 
 
 def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
@@ -115,6 +125,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
         debug=False,
     )
     app.jwks_path = prefix + JWKS_PATH
+    app.access_log = settings.access_log
     return app
 
 

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import getpass
 import json
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -73,10 +72,9 @@ def _run(coro: Awaitable[int]) -> int:
 
 def _database_error(exc: Exception) -> CommandError:
     """Describe a database failure in one line, without credentials or a trace."""
-    from sqlalchemy.exc import DBAPIError
+    from issuer.store.database import unavailable_reason
 
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    text = unavailable_reason(exc)
     if "no such table" in text or ("does not exist" in text and "relation" in text):
         return CommandError(f"the database has no schema yet ({text}): run `issuer migrate`")
     return CommandError(f"database unavailable: {text}")
@@ -144,20 +142,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from issuer.keyring.kek import load_kek
-    from issuer.logs import configure_logging
-    from issuer.store.database import describe_database
 
-    configure_logging()
-    database = describe_database(settings.database_url)
-    logging.getLogger("issuer").info(
-        "serving %s on %s:%d with the database %s",
-        settings.url,
-        args.host,
-        args.port,
-        database,
-        extra={"database": database},
-    )
-    cmd_migrate(args, settings)
+    cmd_migrate(args, settings)  # prints the database it migrated; each worker logs it too
     kek = load_kek(settings)  # once here, so that workers never race to create it
     _run(_with_database(settings, lambda database: _open_keys(database, settings, kek)))
     uvicorn.run("issuer.app:create_app_from_env", **uvicorn_options(args, settings))

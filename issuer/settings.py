@@ -68,6 +68,17 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be on or off (1/0, true/false, yes/no), got {raw!r}")
+
+
 def _issuer_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -160,6 +171,8 @@ class Settings:
     # When set, /metrics answers only a request bearing it (Authorization: Bearer …).
     metrics_token: str | None = field(default=None, repr=False)
     max_body_bytes: int = 16_384
+    # One `issuer.access` log record per HTTP request.
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -203,6 +216,7 @@ class Settings:
             login_window_seconds=_int(env, "ISSUER_LOGIN_WINDOW_SECONDS", 300, minimum=1),
             trusted_proxies=_trusted_proxies(env),
             metrics_token=_metrics_token(env),
+            access_log=_bool(env, "ISSUER_ACCESS_LOG", False),
         )
 
     @property

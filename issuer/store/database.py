@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import ClauseElement, Executable, bindparam, event, make_url, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,12 +26,15 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from issuer.store.models import Timestamp
 
 __all__ = [
+    "DATABASE_UNAVAILABLE",
     "Database",
     "Statement",
     "create_engine",
+    "database_unavailable",
     "describe_database",
     "sqlite_path",
     "string_list",
+    "unavailable_reason",
 ]
 
 
@@ -51,6 +55,36 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+# Connection-level failures only: a constraint violation or a bad statement is a bug.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    asyncpg.PostgresConnectionError,  # the connection is gone
+    asyncpg.InterfaceError,  # … or closed under us
+    asyncpg.OperatorInterventionError,  # server shutting down, starting, terminated us
+    ConnectionError,  # refused or reset before a driver saw it
+    TimeoutError,  # no answer in time (connect, or a pool checkout)
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached now (an expected, passing
+    condition: one log line, a 503), rather than a bug."""
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc.orig, DATABASE_UNAVAILABLE)
+    )
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """The driver's own first line: no SQL, no parameters, no "Background on this error"."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
 
 
 def sqlite_path(url: str) -> Path | None:

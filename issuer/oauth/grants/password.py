@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from issuer.accounts.passwords import hash_password, verify_password
 from issuer.errors import InvalidGrant, InvalidRequest, SlowDown, UnauthorizedClient
-from issuer.metrics import LOGIN_FAILURES, TOKENS_ISSUED
+from issuer.metrics import TOKENS_ISSUED
 from issuer.oauth import handles
 from issuer.oauth.grants.base import Grant, TokenRequest, resolve_audience, resolve_scope
+from issuer.oauth.login_audit import login_failed
 from issuer.oauth.minting import token_response
 from issuer.store import families, users
 
@@ -75,11 +77,19 @@ class PasswordGrant(Grant):
     ) -> users.LoginUser:
         """The user if the password matches; throttled per account and per address."""
         throttle = self.server.throttle
+        failed = partial(
+            login_failed,
+            self.server.database,
+            username=email,
+            client_id=request.client.client_id,
+            address=request.address,
+            now=request.now,
+        )
         # Reserve the attempt before the password is checked: concurrent guesses must not
         # all pass a check that only the failures recorded after them could fail.
         reservation = await throttle.reserve(email, request.address, now=request.now)
         if reservation.retry_after is not None:
-            LOGIN_FAILURES.labels(reason="throttled").inc()
+            await failed(reason="throttled", user_id=None)
             raise SlowDown(
                 "too many failed logins; try again later", retry_after=reservation.retry_after
             )
@@ -93,11 +103,11 @@ class PasswordGrant(Grant):
         if user is None or not check.ok:
             await throttle.failed(reservation)
             # One label for both: a metric must not tell which accounts exist.
-            LOGIN_FAILURES.labels(reason="invalid_credentials").inc()
+            await failed(reason="invalid_credentials", user_id=user.id if user else None)
             raise InvalidGrant("invalid username or password")
         await throttle.succeeded(reservation)
         if user.disabled:
-            LOGIN_FAILURES.labels(reason="disabled").inc()
+            await failed(reason="disabled", user_id=user.id)
             # The same answer as a wrong password: it must not confirm the password was right.
             raise InvalidGrant("invalid username or password", debug="the user is disabled")
         if check.needs_rehash:
