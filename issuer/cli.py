@@ -143,7 +143,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from issuer.keyring.kek import load_kek
 
-    cmd_migrate(args, settings)  # prints the database it migrated; each worker logs it too
+    if args.no_migrate:
+        # Migrated once beforehand (a container's one-shot `issuer migrate`).
+        print(f"not migrating (--no-migrate): {_existing_database(settings)}")
+    else:
+        cmd_migrate(args, settings)  # prints the database it migrated; each worker logs it too
     kek = load_kek(settings)  # once here, so that workers never race to create it
     _run(_with_database(settings, lambda database: _open_keys(database, settings, kek)))
     uvicorn.run("issuer.app:create_app_from_env", **uvicorn_options(args, settings))
@@ -566,6 +570,11 @@ def build_parser() -> argparse.ArgumentParser:
             help="create the directory of an SQLite ISSUER_DATABASE_URL if it is missing",
         )
     migrate.set_defaults(handler=cmd_migrate)
+    serve.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not migrate first (when `issuer migrate` ran once before, as in compose.yaml)",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_bounded(1, 65535), default=8000)
     serve.add_argument("--workers", type=_bounded(1, 256), default=1)

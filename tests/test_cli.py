@@ -319,3 +319,23 @@ def test_users_change_of_an_unknown_user_is_one_line(
 ) -> None:
     code, _, err = run(capsys, monkeypatch, "users", command, user)
     assert code == 1 and one_line_error(err) == f"issuer: error: no such user: {user}"
+
+
+def test_serve_no_migrate_leaves_the_schema_to_the_one_shot_migrate(
+    cli_env: str, capsys, monkeypatch
+) -> None:
+    import uvicorn
+
+    import issuer.store.migrate
+
+    served: list[dict[str, object]] = []
+
+    def must_not_migrate(url: str) -> None:
+        raise AssertionError("serve --no-migrate migrated")
+
+    monkeypatch.setattr(issuer.store.migrate, "upgrade", must_not_migrate)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(options))
+    code, out, err = run(capsys, monkeypatch, "serve", "--no-migrate", "--port", "8123")
+    assert code == 0, err
+    assert out.startswith("not migrating (--no-migrate): ")
+    assert served and served[0]["port"] == 8123
