@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
@@ -21,6 +20,7 @@ from issuer.settings import Settings
 from issuer.web import discovery, health, introspection, jwks, revocation, token, userinfo
 from issuer.web import metrics as metrics_routes
 from issuer.web.admin import admin_router
+from issuer.web.bare_paths import OpenAPIDocument
 from issuer.web.deps import DEPENDENCIES
 from issuer.web.errors import EXCEPTION_HANDLERS
 from issuer.web.jwks import JWKS_PATH
@@ -113,7 +113,9 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
             # The JSON document only (at /schema and /schema/openapi.json): Litestar's HTML
             # UIs (Swagger, ReDoc, Elements, …) load scripts, styles and a favicon from CDNs
             # without integrity checks. Point any OpenAPI viewer at /schema/openapi.json.
-            render_plugins=[JsonRenderPlugin()],
+            # The bare ASGI routes (protocol endpoints, JWKS) and the operational ones are
+            # added by hand (issuer.web.bare_paths), so that the document lists every route.
+            render_plugins=[OpenAPIDocument(prefix)],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(
