@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from issuer.errors import InvalidRequest
 
-__all__ = ["FORM_MEDIA_TYPE", "Form", "parse_form", "refuse_nul"]
+__all__ = ["FORM_MEDIA_TYPE", "Form", "parse_form", "parse_query", "refuse_nul"]
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 MAX_FIELDS = 64
@@ -63,6 +63,19 @@ def parse_form(body: bytes, content_type: str | None) -> Form:
         raise InvalidRequest("the request body must be UTF-8")
     try:
         text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest("the request body is not valid form encoding") from None
+    return _parse(text, "the request body is not valid form encoding")
+
+
+def parse_query(query: str) -> Form:
+    """The parameters of a URL's query (RFC 6749 §3.1: a GET to the authorization endpoint),
+    as strictly as a form body."""
+    return _parse(query, "the query is not valid URL encoding")
+
+
+def _parse(text: str, malformed: str) -> Form:
+    try:
         pairs = parse_qsl(
             text,
             keep_blank_values=True,
@@ -72,7 +85,7 @@ def parse_form(body: bytes, content_type: str | None) -> Form:
             max_num_fields=MAX_FIELDS,
         )
     except (UnicodeDecodeError, ValueError):
-        raise InvalidRequest("the request body is not valid form encoding") from None
+        raise InvalidRequest(malformed) from None
     fields: dict[str, list[str]] = {}
     for name, value in pairs:
         refuse_nul(name, value)
