@@ -6,7 +6,8 @@ parameters MUST NOT be included more than once, so we parse the body ourselves a
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from types import MappingProxyType
 from urllib.parse import parse_qsl
 
 from issuer.errors import InvalidRequest
@@ -50,6 +51,11 @@ class Form:
 
     def names(self) -> Collection[str]:
         return self._fields.keys()
+
+    def fields(self) -> Mapping[str, list[str]]:
+        """Every name with every value it was sent with, repeats included, for a check that
+        tells a repeated parameter from a missing one itself (the authorization endpoint)."""
+        return MappingProxyType(self._fields)
 
 
 def parse_form(body: bytes, content_type: str | None) -> Form:

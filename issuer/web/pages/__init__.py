@@ -7,7 +7,7 @@ from litestar import Router
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
-from issuer.web.pages import static
+from issuer.web.pages import authorize, logout, static
 from issuer.web.pages.errors import PAGE_EXCEPTION_HANDLERS
 from issuer.web.pages.page import TEMPLATES_DIR
 
@@ -17,7 +17,7 @@ TEMPLATE_CONFIG = TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEn
 
 pages_router = Router(
     path="/",
-    route_handlers=[static.stylesheet],
+    route_handlers=[*authorize.ROUTES, *logout.ROUTES, static.stylesheet],
     exception_handlers=PAGE_EXCEPTION_HANDLERS,
     include_in_schema=False,
 )

@@ -17,8 +17,9 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
 from issuer.errors import OAuthError
+from issuer.oauth.authorization import AuthorizationPageError, AuthorizationRedirectError
 from issuer.web.deps import runtime_of
-from issuer.web.errors import database_unavailable
+from issuer.web.errors import EXCEPTION_HANDLERS, database_unavailable
 from issuer.web.pages.page import PAGE_PATHS, Page, PageError
 
 __all__ = ["PAGE_EXCEPTION_HANDLERS", "or_page", "page_error_response"]
@@ -38,6 +39,10 @@ def _phrase(status: int) -> str:
 def _as_page_error(exc: Exception) -> tuple[PageError, dict[str, str]]:
     if isinstance(exc, PageError):
         return exc, {}
+    if isinstance(exc, AuthorizationPageError):
+        # RFC 6749 §4.1.2.1: the client or its redirect_uri is not to be trusted, so the
+        # user is told here, and never sent there.
+        return PageError(400, "The application's request is not valid", exc.description), {}
     if isinstance(exc, OAuthError):
         return PageError(exc.status, "The request is not valid", exc.description), exc.headers
     if isinstance(exc, HTTPException):
@@ -59,13 +64,21 @@ def _as_page_error(exc: Exception) -> tuple[PageError, dict[str, str]]:
 
 
 def page_error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    page = Page(request, runtime_of(request.scope))
+    if isinstance(exc, AuthorizationRedirectError):
+        # Every other authorization error goes back to the client's verified redirect_uri.
+        return page.redirect(exc.location(page.settings.url))
     error, headers = _as_page_error(exc)
     if error.debug:
         log.info("%s %s: %s (%s)", request.method, request.url.path, error.title, error.debug)
-    return Page(request, runtime_of(request.scope)).error(error, headers=headers)
+    return page.error(error, headers=headers)
 
 
-PAGE_EXCEPTION_HANDLERS: ExceptionHandlersMap = {Exception: page_error_response}
+# Litestar picks the most specific exception type across all layers, so the pages name every
+# type the app's map names (an OAuthError would otherwise become the app's JSON).
+PAGE_EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    kind: page_error_response for kind in (*EXCEPTION_HANDLERS, Exception)
+}
 
 
 def or_page(fallback: Handler) -> Handler:

@@ -9,6 +9,7 @@ the redirects that follow a form submission).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -20,7 +21,8 @@ from litestar import MediaType, Request, Response
 from litestar.datastructures import Cookie
 from litestar.response import Template
 
-from issuer.oauth.forms import Form, parse_form
+from issuer.oauth.forms import Form, parse_form, parse_query
+from issuer.proxies import client_address
 from issuer.runtime import Runtime
 from issuer.settings import Settings
 from issuer.web.pages.sealing import PageKeys, page_keys
@@ -148,9 +150,27 @@ class Page:
     def clear_cookie(self, base: str) -> None:
         self.set_cookie(base, "", max_age=0)
 
+    @property
+    def address(self) -> str:
+        """The browser's address for the login throttle (behind ISSUER_TRUSTED_PROXIES, the
+        right-most untrusted X-Forwarded-For hop), as the token endpoint reads it."""
+        client = self.request.client
+        return client_address(
+            client.host if client else None,
+            self.request.headers.getall("x-forwarded-for", []),
+            self.settings.trusted_proxies,
+        )
+
     async def form(self) -> Form:
         """The posted form, strictly parsed (a repeated field is refused)."""
         return parse_form(await self.request.body(), self.request.headers.get("content-type"))
+
+    async def params(self) -> Mapping[str, list[str]]:
+        """A GET's query or a POST's form (endpoints a client's redirect or its auto-posted
+        form reaches), every value of each name: the protocol check tells repeats apart."""
+        if self.request.method == "POST":
+            return (await self.form()).fields()
+        return parse_query(self.request.scope["query_string"].decode("latin-1")).fields()
 
     def csrf_token(self) -> str:
         """The token for this page's forms, setting the CSRF cookie if the browser has none."""
