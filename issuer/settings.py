@@ -134,7 +134,7 @@ class Settings:
     access_token_ttl: int = 900
     refresh_token_ttl: int = 2_592_000
     family_lifetime: int = 7_776_000
-    refresh_grace_seconds: int = 0
+    refresh_grace_seconds: int = 10
     client_secret_overlap_seconds: int = 0
     default_alg: str = "RS256"
     eddsa_jws_alg: str = "EdDSA"
@@ -179,7 +179,7 @@ class Settings:
             access_token_ttl=_int(env, "ISSUER_ACCESS_TOKEN_TTL", 900, minimum=1),
             refresh_token_ttl=_int(env, "ISSUER_REFRESH_TOKEN_TTL", 2_592_000, minimum=1),
             family_lifetime=_int(env, "ISSUER_FAMILY_LIFETIME", 7_776_000, minimum=1),
-            refresh_grace_seconds=_int(env, "ISSUER_REFRESH_GRACE_SECONDS", 0),
+            refresh_grace_seconds=_int(env, "ISSUER_REFRESH_GRACE_SECONDS", 10),
             client_secret_overlap_seconds=_int(env, "ISSUER_CLIENT_SECRET_OVERLAP_SECONDS", 0),
             default_alg=default_alg,
             eddsa_jws_alg=eddsa,
