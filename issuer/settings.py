@@ -146,6 +146,10 @@ class Settings:
     cleanup_interval_seconds: float = 600.0
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    # A request body must arrive within this many seconds of its headers (else 408).
+    body_read_timeout_seconds: int = 10
+    # SIGTERM: in-flight requests get this long to finish before they are cancelled.
+    shutdown_timeout_seconds: int = 10
     # Peers whose X-Forwarded-For is believed (the login throttle's address); none by default.
     trusted_proxies: tuple[str, ...] = ()
     # When set, /metrics answers only a request bearing it (Authorization: Bearer …).
@@ -192,6 +196,8 @@ class Settings:
             ),
             login_max_failures=_int(env, "ISSUER_LOGIN_MAX_FAILURES", 5, minimum=1),
             login_window_seconds=_int(env, "ISSUER_LOGIN_WINDOW_SECONDS", 300, minimum=1),
+            body_read_timeout_seconds=_int(env, "ISSUER_BODY_READ_TIMEOUT_SECONDS", 10, minimum=1),
+            shutdown_timeout_seconds=_int(env, "ISSUER_SHUTDOWN_TIMEOUT_SECONDS", 10),
             trusted_proxies=_trusted_proxies(env),
             metrics_token=_metrics_token(env),
         )
