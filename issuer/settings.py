@@ -20,6 +20,11 @@ __all__ = ["ConfigError", "Settings"]
 _EDDSA_NAMES = ALGS["EdDSA"].names
 
 
+# A rotation waits for the next key to have been published this long (plus the ring refresh),
+# and a revoked key lingers in caches as long: a day is the most that still lets both happen.
+JWKS_MAX_AGE_LIMIT = 86_400
+
+
 class ConfigError(ValueError):
     """A bad configuration value; the message names the variable and what is wrong."""
 
@@ -33,7 +38,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -43,6 +50,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -57,6 +66,17 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be on or off (1/0, true/false, yes/no), got {raw!r}")
 
 
 def _issuer_url(raw: str) -> str:
@@ -165,6 +185,8 @@ class Settings:
     # The hosted login pages: how long a browser session (SSO) lasts, and the name they show.
     session_lifetime: int = 86_400
     display_name: str = "issuer"
+    # One `issuer.access` log record per HTTP request.
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -198,7 +220,7 @@ class Settings:
             default_alg=default_alg,
             eddsa_jws_alg=eddsa,
             rsa_key_size=rsa_bits,
-            jwks_max_age=_int(env, "ISSUER_JWKS_MAX_AGE", 300),
+            jwks_max_age=_int(env, "ISSUER_JWKS_MAX_AGE", 300, maximum=JWKS_MAX_AGE_LIMIT),
             ring_refresh_seconds=_float(env, "ISSUER_RING_REFRESH_SECONDS", 5.0, minimum=0.05),
             key_rotation_days=_float(env, "ISSUER_KEY_ROTATION_DAYS", 0.0),
             cleanup_interval_seconds=_float(
@@ -212,6 +234,7 @@ class Settings:
             metrics_token=_metrics_token(env),
             session_lifetime=_int(env, "ISSUER_SESSION_LIFETIME", 86_400, minimum=60),
             display_name=_display_name(env),
+            access_log=_bool(env, "ISSUER_ACCESS_LOG", False),
         )
 
     @property
