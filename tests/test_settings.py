@@ -38,6 +38,7 @@ def test_plain_postgres_url_gets_the_async_driver() -> None:
         ("ISSUER_RSA_KEY_SIZE", "1024", "at least 2048"),
         ("ISSUER_RING_REFRESH_SECONDS", "often", "a number"),
         ("ISSUER_JWKS_MAX_AGE", "-1", "at least 0"),
+        ("ISSUER_ACCESS_LOG", "maybe", "must be on or off"),
         ("ISSUER_JWKS_MAX_AGE", "86401", "at most 86400"),
         ("ISSUER_JWKS_MAX_AGE", "9" * 30, "at most 86400"),
     ],
@@ -80,3 +81,10 @@ def test_bad_login_page_settings_name_the_variable(name: str, value: str, messag
     with pytest.raises(ConfigError, match=re.escape(message)) as caught:
         Settings.from_env({name: value})
     assert name in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("on", True), ("TRUE", True), ("0", False), ("", False)]
+)
+def test_the_access_log_is_a_switch(raw: str, expected: bool) -> None:
+    assert Settings.from_env({"ISSUER_ACCESS_LOG": raw}).access_log is expected
