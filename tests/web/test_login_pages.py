@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from issuer.accounts import passwords
 from issuer.settings import Settings
 from issuer.store import clients
 from issuer.store.database import Database
@@ -243,6 +244,31 @@ async def test_a_failed_login_has_one_generic_error_tied_to_the_fields(
     # The page can be submitted again, with the right password.
     again = await site.log_in(response)
     assert "code" in assert_redirect(again)
+
+
+async def test_an_unknown_email_at_the_login_page_pays_for_one_argon2_verification(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = passwords.HASHER
+    hashes: list[str] = []
+
+    class CountingHasher:
+        def verify(self, hash: str, password: str) -> bool:
+            hashes.append(hash)
+            return real.verify(hash, password)
+
+        def check_needs_rehash(self, hash: str) -> bool:
+            return real.check_needs_rehash(hash)
+
+    monkeypatch.setattr(passwords, "HASHER", CountingHasher())
+    page, _ = await authorize(site.browser)
+    unknown = await submit(site.browser, page, email="nobody@example.com", password="wrong")
+    wrong = await submit(site.browser, unknown, email="ada@example.com", password="wrong")
+    assert unknown.status_code == wrong.status_code == 400
+    # The same page but for the e-mail typed (the clock stands still: the same sealed request).
+    assert unknown.text.replace("nobody@", "ada@") == wrong.text
+    assert hashes == [passwords._DUMMY_HASH, hashes[1]]
+    assert hashes[1] != passwords._DUMMY_HASH
 
 
 async def test_failed_page_logins_share_the_password_grant_throttle(
