@@ -376,6 +376,8 @@ async def test_a_malformed_form_is_an_html_error(site: Site) -> None:
     assert_error_page(response, 400, "more than once")
     response = await site.browser.post(action, json=fields)
     assert_error_page(response, 400, "x-www-form-urlencoded")
+    response = await site.browser.post(action, data={**fields, "email": "x" * 20_000})
+    assert_error_page(response, 413, "too large")
 
 
 # -- sessions: SSO, prompt, max_age -----------------------------------------------------------
