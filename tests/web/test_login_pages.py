@@ -575,3 +575,12 @@ async def test_a_lost_database_is_a_503_page_never_a_500(site: Site, settings: S
             assert "code" in assert_redirect(response)
     finally:
         await other.dispose()
+
+
+async def test_prompt_consent_asks_even_a_first_party_client(site: Site) -> None:
+    await site.log_in((await authorize(site.browser))[0])
+    page, _ = await authorize(site.browser, prompt="consent")
+    assert page.status_code == 200 and the_form(page)[0] == "/oauth/consent"
+    assert "Example SPA" in page.text
+    allowed = await submit(site.browser, page, decision="allow")
+    assert "code" in assert_redirect(allowed)
