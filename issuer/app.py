@@ -140,6 +140,9 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
             ),
         ),
         debug=False,
+        # Logging is the process's (issuer.logs, set up by `issuer serve`): Litestar's default
+        # would give the root logger a plain-text handler of its own.
+        logging_config=None,
     )
     app.jwks_path = prefix + JWKS_PATH
     app.body_read_timeout = settings.body_read_timeout_seconds
