@@ -21,11 +21,13 @@ from issuer.settings import Settings
 from issuer.web import discovery, health, introspection, jwks, revocation, token, userinfo
 from issuer.web import metrics as metrics_routes
 from issuer.web.admin import admin_router
+from issuer.web.allow import repair_options_allow
 from issuer.web.body_timeout import receive_by_deadline
 from issuer.web.deps import DEPENDENCIES
 from issuer.web.errors import EXCEPTION_HANDLERS
 from issuer.web.jwks import JWKS_PATH
 from issuer.web.metrics import observe_request
+from issuer.web.openapi import OPENAPI_PLUGINS
 from issuer.web.responses import security_headers
 
 __all__ = ["PROTOCOL_ROUTES", "ROOT_ROUTES", "IssuerApp", "create_app", "create_app_from_env"]
@@ -99,6 +101,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         middleware=[metrics_routes.latency_middleware],
+        plugins=OPENAPI_PLUGINS,
         request_max_body_size=settings.max_body_bytes,
         # Litestar routes; the bare-ASGI paths and the error handlers add the same headers.
         response_headers=security_headers(settings.url),
@@ -120,6 +123,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
         ),
         debug=False,
     )
+    repair_options_allow(app)
     app.jwks_path = prefix + JWKS_PATH
     app.body_read_timeout = settings.body_read_timeout_seconds
     return app
