@@ -219,6 +219,11 @@ def make_world(issuer: LiveIssuer, loopback: Loopback) -> World:
     return World(issuer, loopback, metadata, first, second)
 
 
+def at(url: str) -> re.Pattern[str]:
+    """`url` itself, with or without a query: for `page.wait_for_url` and `to_have_url`."""
+    return re.compile(rf"^{re.escape(url)}(\?.*)?$")
+
+
 def sign_in(page: Page, email: str = EMAIL, password: str = PASSWORD) -> None:
     """Fills the hosted login form by its labels, as a person reading it would."""
     page.get_by_label(EMAIL_LABEL).fill(email)
