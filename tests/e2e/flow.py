@@ -176,6 +176,8 @@ class World:
 
 
 def s256(verifier: str) -> str:
+    """RFC 7636 §4.2, computed here rather than by issuer.oauth.pkce: the relying party's side
+    of the check must not be the issuer's own code."""
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
@@ -186,35 +188,46 @@ def at_hash(access_token: str) -> str:
     return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
 
 
+def register_client(
+    issuer: LiveIssuer,
+    client_id: str,
+    name: str,
+    redirect_uri: str,
+    post_logout_redirect_uri: str,
+    *,
+    public: bool,
+    consent: bool = False,
+    audience: str | None = None,
+) -> Client:
+    """A code-flow client registered through the CLI, as an operator would."""
+    options = ["--name", name, "--redirect-uri", redirect_uri]
+    options += ["--post-logout-redirect-uri", post_logout_redirect_uri]
+    if public:
+        options.append("--public")  # its grants default to authorization_code + refresh_token
+    else:
+        options += ["--grant-type", "authorization_code", "--grant-type", "refresh_token"]
+    if consent:
+        options.append("--consent")
+    if audience is not None:
+        options += ["--audience", audience]
+    created = json.loads(issuer.cli("clients", "create", client_id, *options, "--json"))
+    secret = None if public else created["client_secret"]
+    return Client(client_id, name, redirect_uri, post_logout_redirect_uri, secret)
+
+
 def make_world(issuer: LiveIssuer, loopback: Loopback) -> World:
-    """The user and two clients, registered through the CLI as an operator would."""
+    """The user, a public client asking for consent, a first-party confidential client."""
     issuer.cli("users", "create", EMAIL, "--password-stdin", stdin=PASSWORD)
-    first = Client(
-        "app-one",
-        "App One",
-        f"{loopback.url}/one/callback",
-        f"{loopback.url}/one/logged-out",
-    )
-    issuer.cli(
-        "clients", "create", first.client_id, "--public", "--name", first.name, "--consent",
-        "--redirect-uri", first.redirect_uri,
-        "--post-logout-redirect-uri", first.post_logout_redirect_uri,
-        "--scope", "openid", "--scope", "email",
+    first = register_client(
+        issuer, "app-one", "App One",
+        f"{loopback.url}/one/callback", f"{loopback.url}/one/logged-out",
+        public=True, consent=True,
     )  # fmt: skip
-    created = issuer.cli(
-        "clients", "create", "app-two", "--name", "App Two",
-        "--grant-type", "authorization_code", "--grant-type", "refresh_token",
-        "--redirect-uri", f"{loopback.url}/two/callback",
-        "--post-logout-redirect-uri", f"{loopback.url}/two/logged-out",
-        "--scope", "openid", "--scope", "email", "--json",
+    second = register_client(
+        issuer, "app-two", "App Two",
+        f"{loopback.url}/two/callback", f"{loopback.url}/two/logged-out",
+        public=False,
     )  # fmt: skip
-    second = Client(
-        "app-two",
-        "App Two",
-        f"{loopback.url}/two/callback",
-        f"{loopback.url}/two/logged-out",
-        secret=json.loads(created)["client_secret"],
-    )
     metadata = httpx.get(f"{issuer.url}/.well-known/openid-configuration", timeout=10).json()
     return World(issuer, loopback, metadata, first, second)
 
