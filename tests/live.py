@@ -8,6 +8,7 @@ and keys through `LiveIssuer.cli`.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -20,12 +21,44 @@ import httpx
 
 from tests.test_serve import clean_env, free_port
 
+# `issuer.cli.main` once per command, each with its own stdin and captured stdout.
+_CLI_MANY = """
+import contextlib, io, json, sys
+from issuer.cli import main
+outputs = []
+for argv, stdin in json.load(sys.stdin):
+    sys.stdin, stdout = io.StringIO(stdin or ""), io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main(argv)
+    if code:
+        sys.exit(f"issuer {' '.join(argv)}: exit {code}")
+    outputs.append(stdout.getvalue())
+print(json.dumps(outputs))
+"""
+
 
 @dataclass(frozen=True)
 class LiveIssuer:
     url: str
     env: dict[str, str]
     workdir: Path
+
+    def cli_many(self, *commands: tuple[Sequence[str], str | None]) -> list[str]:
+        """Several `issuer` commands (arguments, standard input) in one process; their stdouts.
+
+        Each start of the CLI imports the server stack, seconds on a loaded machine."""
+        result = subprocess.run(
+            [sys.executable, "-c", _CLI_MANY],
+            cwd=self.workdir,
+            env=self.env,
+            input=json.dumps([[list(args), stdin] for args, stdin in commands]),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs: list[str] = json.loads(result.stdout)
+        return outputs
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
         """`issuer ARGS…` against this server's database and keys; its stdout."""

@@ -20,13 +20,17 @@ from tests.live import serve_issuer
 CHROMIUM = Path(os.environ.get("ISSUER_TEST_CHROMIUM", "/usr/bin/chromium"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def playwright() -> Iterator[Playwright]:
+    """Per test, not per session: Playwright's sync API keeps an event loop running in this
+    thread while it is started, and every `asyncio.run` (the Postgres fixtures', the async
+    tests') would fail under it. So fixtures that touch a database are set up before this one
+    (tests name them first) and nothing outlives the test."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -87,11 +87,31 @@ class Loopback:
 
 @dataclass(frozen=True)
 class Client:
+    """A code-flow client as the relying party knows it (its secret once registered)."""
+
     client_id: str
     name: str
     redirect_uri: str
     post_logout_redirect_uri: str
-    secret: str | None = None  # None: a public client (token_endpoint_auth_method none)
+    public: bool = True  # token_endpoint_auth_method none; else client_secret_basic
+    consent: bool = False
+    audience: str | None = None
+    secret: str | None = None
+
+    def create_command(self) -> list[str]:
+        """`issuer clients create …` for this client, as an operator would type it."""
+        command = ["clients", "create", self.client_id, "--name", self.name, "--json"]
+        command += ["--redirect-uri", self.redirect_uri]
+        command += ["--post-logout-redirect-uri", self.post_logout_redirect_uri]
+        if self.public:
+            command.append("--public")  # its grants default to authorization_code + refresh_token
+        else:
+            command += ["--grant-type", "authorization_code", "--grant-type", "refresh_token"]
+        if self.consent:
+            command.append("--consent")
+        if self.audience is not None:
+            command += ["--audience", self.audience]
+        return command
 
 
 @dataclass(frozen=True)
@@ -188,45 +208,29 @@ def at_hash(access_token: str) -> str:
     return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
 
 
-def register_client(
-    issuer: LiveIssuer,
-    client_id: str,
-    name: str,
-    redirect_uri: str,
-    post_logout_redirect_uri: str,
-    *,
-    public: bool,
-    consent: bool = False,
-    audience: str | None = None,
-) -> Client:
-    """A code-flow client registered through the CLI, as an operator would."""
-    options = ["--name", name, "--redirect-uri", redirect_uri]
-    options += ["--post-logout-redirect-uri", post_logout_redirect_uri]
-    if public:
-        options.append("--public")  # its grants default to authorization_code + refresh_token
-    else:
-        options += ["--grant-type", "authorization_code", "--grant-type", "refresh_token"]
-    if consent:
-        options.append("--consent")
-    if audience is not None:
-        options += ["--audience", audience]
-    created = json.loads(issuer.cli("clients", "create", client_id, *options, "--json"))
-    secret = None if public else created["client_secret"]
-    return Client(client_id, name, redirect_uri, post_logout_redirect_uri, secret)
+def register(issuer: LiveIssuer, *clients: Client) -> list[Client]:
+    """The user and `clients`, registered through the CLI (in one process: each start of
+    the CLI costs seconds on a loaded machine); the clients come back with their secrets."""
+    user = (["users", "create", EMAIL, "--password-stdin"], PASSWORD)
+    outputs = issuer.cli_many(user, *((client.create_command(), None) for client in clients))
+    return [
+        replace(client, secret=None if client.public else json.loads(output)["client_secret"])
+        for client, output in zip(clients, outputs[1:], strict=True)
+    ]
 
 
 def make_world(issuer: LiveIssuer, loopback: Loopback) -> World:
     """The user, a public client asking for consent, a first-party confidential client."""
-    issuer.cli("users", "create", EMAIL, "--password-stdin", stdin=PASSWORD)
-    first = register_client(
-        issuer, "app-one", "App One",
-        f"{loopback.url}/one/callback", f"{loopback.url}/one/logged-out",
-        public=True, consent=True,
-    )  # fmt: skip
-    second = register_client(
-        issuer, "app-two", "App Two",
-        f"{loopback.url}/two/callback", f"{loopback.url}/two/logged-out",
-        public=False,
+    first, second = register(
+        issuer,
+        Client(
+            "app-one", "App One", f"{loopback.url}/one/callback",
+            f"{loopback.url}/one/logged-out", consent=True,
+        ),
+        Client(
+            "app-two", "App Two", f"{loopback.url}/two/callback",
+            f"{loopback.url}/two/logged-out", public=False,
+        ),
     )  # fmt: skip
     metadata = httpx.get(f"{issuer.url}/.well-known/openid-configuration", timeout=10).json()
     return World(issuer, loopback, metadata, first, second)
