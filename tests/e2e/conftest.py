@@ -48,7 +48,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
     """A fresh browser profile (no cookies) per test."""
-    context = browser.new_context(viewport={"width": 900, "height": 700}, locale="en-US")
+    context = browser.new_context(viewport={"width": 800, "height": 480}, locale="en-US")
     context.set_default_timeout(15_000)
     try:
         yield context

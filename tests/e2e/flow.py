@@ -31,7 +31,6 @@ from tests.test_serve import free_port
 
 EMAIL = "ada@example.com"
 PASSWORD = "correct horse battery"  # meets the password policy
-SESSION_COOKIE = "issuer_session"  # http issuer: no __Host- prefix (LOGIN_CONTRACT.md)
 EMAIL_LABEL = re.compile(r"e-?mail", re.IGNORECASE)
 PASSWORD_LABEL = re.compile(r"password", re.IGNORECASE)
 ALLOW = re.compile(r"allow|accept|continue", re.IGNORECASE)
