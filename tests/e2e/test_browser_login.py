@@ -145,11 +145,13 @@ def focus_by_tab(page: Page, target: Locator, *, limit: int = 20) -> None:
 def test_keyboard_only_login(world: World, page: Page) -> None:
     authorization = world.authorize(world.first)
     page.goto(authorization.url)
-    email = page.get_by_label(EMAIL_LABEL)
+    email, password = page.get_by_label(EMAIL_LABEL), page.get_by_label(PASSWORD_LABEL)
     expect(email).to_be_focused()
+    assert has_focus_indicator(email)
     page.keyboard.type(EMAIL)
     page.keyboard.press("Tab")
-    expect(page.get_by_label(PASSWORD_LABEL)).to_be_focused()
+    expect(password).to_be_focused()
+    assert has_focus_indicator(password)
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
 
@@ -203,6 +205,8 @@ def test_login_page_is_labelled_and_errors_are_tied_to_fields(world: World, page
     assert described, "the error is not tied to the password field"
     message = " ".join(page.locator(f"#{id_}").inner_text() for id_ in described.split())
     assert re.search(r"e-?mail|password", message, re.IGNORECASE), message
+    expect(page.get_by_role("alert")).to_have_text(message)  # announced when it appears
+    expect(page.get_by_label(PASSWORD_LABEL)).to_have_attribute("aria-invalid", "true")
     wrong_password_message = message
 
     # An unknown e-mail gets the very same words: the page does not tell accounts apart.
