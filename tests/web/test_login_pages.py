@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from issuer.accounts import passwords
 from issuer.settings import Settings
 from issuer.store import clients
 from issuer.store.database import Database
@@ -245,6 +246,31 @@ async def test_a_failed_login_has_one_generic_error_tied_to_the_fields(
     assert "code" in assert_redirect(again)
 
 
+async def test_an_unknown_email_at_the_login_page_pays_for_one_argon2_verification(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = passwords.HASHER
+    hashes: list[str] = []
+
+    class CountingHasher:
+        def verify(self, hash: str, password: str) -> bool:
+            hashes.append(hash)
+            return real.verify(hash, password)
+
+        def check_needs_rehash(self, hash: str) -> bool:
+            return real.check_needs_rehash(hash)
+
+    monkeypatch.setattr(passwords, "HASHER", CountingHasher())
+    page, _ = await authorize(site.browser)
+    unknown = await submit(site.browser, page, email="nobody@example.com", password="wrong")
+    wrong = await submit(site.browser, unknown, email="ada@example.com", password="wrong")
+    assert unknown.status_code == wrong.status_code == 400
+    # The same page but for the e-mail typed (the clock stands still: the same sealed request).
+    assert unknown.text.replace("nobody@", "ada@") == wrong.text
+    assert hashes == [passwords._DUMMY_HASH, hashes[1]]
+    assert hashes[1] != passwords._DUMMY_HASH
+
+
 async def test_failed_page_logins_share_the_password_grant_throttle(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -350,6 +376,8 @@ async def test_a_malformed_form_is_an_html_error(site: Site) -> None:
     assert_error_page(response, 400, "more than once")
     response = await site.browser.post(action, json=fields)
     assert_error_page(response, 400, "x-www-form-urlencoded")
+    response = await site.browser.post(action, data={**fields, "email": "x" * 20_000})
+    assert_error_page(response, 413, "too large")
 
 
 # -- sessions: SSO, prompt, max_age -----------------------------------------------------------
@@ -547,3 +575,12 @@ async def test_a_lost_database_is_a_503_page_never_a_500(site: Site, settings: S
             assert "code" in assert_redirect(response)
     finally:
         await other.dispose()
+
+
+async def test_prompt_consent_asks_even_a_first_party_client(site: Site) -> None:
+    await site.log_in((await authorize(site.browser))[0])
+    page, _ = await authorize(site.browser, prompt="consent")
+    assert page.status_code == 200 and the_form(page)[0] == "/oauth/consent"
+    assert "Example SPA" in page.text
+    allowed = await submit(site.browser, page, decision="allow")
+    assert "code" in assert_redirect(allowed)

@@ -30,6 +30,7 @@ from issuer.web.admin.schemas import (
     errors,
 )
 from issuer.web.deps import RuntimeDep
+from issuer.web.openapi import OptionalBody
 
 __all__ = ["ClientsController"]
 
@@ -59,6 +60,11 @@ class ClientsController(Controller):
                 access_token_ttl=data.access_token_ttl,
                 refresh_token_ttl=data.refresh_token_ttl,
                 introspect_any=data.introspect_any,
+                name=data.name,
+                redirect_uris=data.redirect_uris,
+                post_logout_redirect_uris=data.post_logout_redirect_uris,
+                consent_required=data.consent_required,
+                id_token_alg=data.id_token_alg,
                 now=runtime.clock(),
                 actor=actor,
             )
@@ -79,7 +85,7 @@ class ClientsController(Controller):
 
     @patch(
         "/{client_id:str}",
-        summary="Change a client's grant types, scopes, audiences, alg or lifetimes",
+        summary="Change a client's grant types, scopes, audiences, algs, lifetimes or login",
         responses=errors(404),
     )
     async def update_client(
@@ -129,6 +135,7 @@ class ClientsController(Controller):
         status_code=200,
         summary="Rotate a client's secret; the new one is shown once",
         responses=errors(404),
+        operation_class=OptionalBody,
     )
     async def rotate_secret(
         self,

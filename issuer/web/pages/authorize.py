@@ -31,8 +31,8 @@ from issuer.oauth.login import authenticate_user
 from issuer.store import users
 from issuer.store.browser_sessions import BrowserSession
 from issuer.web.deps import RuntimeDep
+from issuer.web.discovery import AUTHORIZATION_PATH
 from issuer.web.pages.page import (
-    AUTHORIZE_PATH,
     CONSENT_PATH,
     LOGIN_PATH,
     Page,
@@ -58,7 +58,7 @@ def scope_in_words(scope: str) -> str:
     return SCOPE_WORDS.get(scope, f"Use the permission “{scope}”")
 
 
-@route(AUTHORIZE_PATH, http_method=["GET", "POST"], include_in_schema=False)
+@route(AUTHORIZATION_PATH, http_method=["GET", "POST"], include_in_schema=False)
 async def authorize(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Response[Any]:
     """RFC 6749 §4.1.1; OpenID Connect Core §3.1.2.1: GET and POST MUST both be supported."""
     page = Page(request, runtime)
