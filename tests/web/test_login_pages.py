@@ -406,6 +406,9 @@ async def test_prompt_login_asks_again_and_keeps_the_session(site: Site) -> None
     cookie = site.browser.cookies["issuer_session"]
     page, _ = await authorize(site.browser, prompt="login")
     assert page.status_code == 200 and the_form(page)[0] == "/oauth/login"
+    inputs = {field.get("name"): field for field in parse(page.text).inputs}
+    assert inputs["email"]["value"] == "ada@example.com"  # the session's user, to confirm
+    assert "autofocus" in inputs["password"]
     site.clock.advance(5)
     again = await site.log_in(page)
     assert "code" in assert_redirect(again)  # no loop back to the login page
