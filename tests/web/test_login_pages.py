@@ -587,3 +587,17 @@ async def test_prompt_consent_asks_even_a_first_party_client(site: Site) -> None
     assert "Example SPA" in page.text
     allowed = await submit(site.browser, page, decision="allow")
     assert "code" in assert_redirect(allowed)
+
+
+async def test_the_session_lasts_issuer_session_lifetime(
+    settings: Settings, tmp_path: Path
+) -> None:
+    short = make_settings(settings.database_url, tmp_path / "s", ISSUER_SESSION_LIFETIME=60)
+    async with serving(short) as site:
+        response = await site.log_in((await authorize(site.browser))[0])
+        assert "max-age=60" in set_cookies(response)["issuer_session"].lower()
+        site.clock.advance(59)
+        assert "code" in assert_redirect((await authorize(site.browser, prompt="none"))[0])
+        site.clock.advance(2)
+        expired, _ = await authorize(site.browser, prompt="none")
+        assert assert_redirect(expired)["error"] == "login_required"
