@@ -37,6 +37,9 @@ def test_plain_postgres_url_gets_the_async_driver() -> None:
         ("ISSUER_DEFAULT_ALG", "HS256", "RS256 or EdDSA"),
         ("ISSUER_RSA_KEY_SIZE", "1024", "at least 2048"),
         ("ISSUER_RING_REFRESH_SECONDS", "often", "a number"),
+        ("ISSUER_JWKS_MAX_AGE", "-1", "at least 0"),
+        ("ISSUER_JWKS_MAX_AGE", "86401", "at most 86400"),
+        ("ISSUER_JWKS_MAX_AGE", "9" * 30, "at most 86400"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:

@@ -79,7 +79,12 @@ async def login(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Respons
         return await login_page(page, authorization, status=400, email=email, error=LOGIN_FAILED)
     try:
         user = await authenticate_user(
-            runtime.server, email, password, address=page.address, now=page.now
+            runtime.server,
+            email,
+            password,
+            client_id=authorization.client_id,
+            address=page.address,
+            now=page.now,
         )
     except SlowDown as exc:
         return await login_page(

@@ -18,8 +18,9 @@ from litestar.types import ExceptionHandlersMap
 
 from issuer.errors import OAuthError
 from issuer.oauth.authorization import AuthorizationPageError, AuthorizationRedirectError
+from issuer.store.database import database_unavailable
 from issuer.web.deps import runtime_of
-from issuer.web.errors import EXCEPTION_HANDLERS, database_unavailable
+from issuer.web.errors import EXCEPTION_HANDLERS
 from issuer.web.pages.page import PAGE_PATHS, Page, PageError
 
 __all__ = ["PAGE_EXCEPTION_HANDLERS", "or_page", "page_error_response"]
