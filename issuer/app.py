@@ -21,12 +21,14 @@ from issuer.settings import Settings
 from issuer.web import discovery, health, introspection, jwks, revocation, token, userinfo
 from issuer.web import metrics as metrics_routes
 from issuer.web.admin import admin_router
+from issuer.web.allow import repair_options_allow
 from issuer.web.bare_paths import OpenAPIDocument
 from issuer.web.body_timeout import receive_by_deadline
 from issuer.web.deps import DEPENDENCIES
 from issuer.web.errors import EXCEPTION_HANDLERS, http_error_response
 from issuer.web.jwks import JWKS_PATH
 from issuer.web.metrics import observe_request
+from issuer.web.openapi import OPENAPI_PLUGINS
 from issuer.web.pages import TEMPLATE_CONFIG, pages_router
 from issuer.web.pages.errors import or_page
 from issuer.web.requests import serve_with_request_id
@@ -117,6 +119,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
         },
         lifespan=[lifespan],
         middleware=[metrics_routes.latency_middleware],
+        plugins=OPENAPI_PLUGINS,
         request_max_body_size=settings.max_body_bytes,
         template_config=TEMPLATE_CONFIG,
         # Litestar routes; the bare-ASGI paths and the error handlers add the same headers.
@@ -140,7 +143,11 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
             ),
         ),
         debug=False,
+        # Logging is the process's (issuer.logs, set up by `issuer serve`): Litestar's default
+        # would give the root logger a plain-text handler of its own.
+        logging_config=None,
     )
+    repair_options_allow(app)
     app.jwks_path = prefix + JWKS_PATH
     app.body_read_timeout = settings.body_read_timeout_seconds
     app.access_log = settings.access_log

@@ -56,9 +56,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:
-    """A `logging.config.dictConfig` dict: the issuer's and uvicorn's loggers, JSON on stderr.
+    """A `logging.config.dictConfig` dict: the issuer's and uvicorn's loggers, JSON on stderr,
+    and the root logger too (warnings of libraries, asyncio's "exception never retrieved"),
+    so that no line of the process is anything but one JSON object.
 
-    Passed to uvicorn as `log_config`, so that its workers log the same way.
+    Passed to uvicorn as `log_config`, so that its workers log the same way (the app leaves
+    logging alone: Litestar's own configuration is switched off in `create_app`).
     """
     handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
     logger = {"handlers": ["stderr"], "level": level, "propagate": False}
@@ -73,6 +76,7 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
             "uvicorn.error": {"level": level},
             "uvicorn.access": logger,
         },
+        "root": {"handlers": ["stderr"], "level": "WARNING"},
     }
 
 

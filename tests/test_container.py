@@ -137,8 +137,8 @@ def test_migrations_run_once_before_the_issuer(compose: dict[str, Any]) -> None:
     assert issuer["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     assert issuer["depends_on"]["postgres"] == {"condition": "service_healthy"}
     assert "--no-migrate" in issuer["command"]
-    # One image: the migrate service builds it, the issuer runs the same one.
-    assert migrate["image"] == issuer["image"] and "build" not in issuer
+    # One image for both, built from this checkout.
+    assert migrate["image"] == issuer["image"] and migrate["build"] == issuer["build"] == "."
 
 
 def test_long_running_services_restart(compose: dict[str, Any]) -> None:

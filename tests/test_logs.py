@@ -50,6 +50,7 @@ def test_a_traceback_stays_inside_its_record() -> None:
 def test_the_config_covers_the_issuer_and_uvicorn() -> None:
     config = logging_config("WARNING")
     assert {"issuer", "uvicorn", "uvicorn.access"} <= set(config["loggers"])
+    assert config["root"]["handlers"] == ["stderr"]  # libraries' warnings are JSON too
     assert config["loggers"]["issuer"]["level"] == "WARNING"
     assert config["formatters"]["json"]["()"] is JsonFormatter
     # What dictConfig would build from it (not applied here: other tests read the log).

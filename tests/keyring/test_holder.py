@@ -49,8 +49,7 @@ async def test_a_retired_key_leaves_the_served_jwks_when_its_tokens_have_expired
 
 
 class Records(logging.Handler):
-    """The issuer.keyring records (Litestar's app start replaces the root logger's handlers,
-    caplog's among them)."""
+    """The issuer.keyring records at INFO, with the extra fields they were logged with."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)

@@ -166,13 +166,14 @@ async def test_prompt_none_without_a_session_is_login_required(site: Site) -> No
     assert (query["error"], query["state"]) == ("login_required", "st-1")
 
 
-async def test_login_hint_prefills_the_email_and_focuses_the_password(site: Site) -> None:
+async def test_login_hint_prefills_the_email(site: Site) -> None:
     response, _ = await authorize(site.browser, login_hint="ada@example.com")
     page = parse(response.text)
     email = next(field for field in page.inputs if field.get("name") == "email")
     password = next(field for field in page.inputs if field.get("name") == "password")
     assert email["value"] == "ada@example.com"
-    assert "autofocus" in password and "autofocus" not in email
+    # The first field has the focus (a screen reader starts at the top of the form).
+    assert "autofocus" in email and "autofocus" not in password
 
 
 async def test_the_login_page_is_accessible_without_javascript(site: Site) -> None:
@@ -406,6 +407,8 @@ async def test_prompt_login_asks_again_and_keeps_the_session(site: Site) -> None
     cookie = site.browser.cookies["issuer_session"]
     page, _ = await authorize(site.browser, prompt="login")
     assert page.status_code == 200 and the_form(page)[0] == "/oauth/login"
+    inputs = {field.get("name"): field for field in parse(page.text).inputs}
+    assert inputs["email"]["value"] == "ada@example.com"  # the session's user, to confirm
     site.clock.advance(5)
     again = await site.log_in(page)
     assert "code" in assert_redirect(again)  # no loop back to the login page
@@ -584,3 +587,17 @@ async def test_prompt_consent_asks_even_a_first_party_client(site: Site) -> None
     assert "Example SPA" in page.text
     allowed = await submit(site.browser, page, decision="allow")
     assert "code" in assert_redirect(allowed)
+
+
+async def test_the_session_lasts_issuer_session_lifetime(
+    settings: Settings, tmp_path: Path
+) -> None:
+    short = make_settings(settings.database_url, tmp_path / "s", ISSUER_SESSION_LIFETIME=60)
+    async with serving(short) as site:
+        response = await site.log_in((await authorize(site.browser))[0])
+        assert "max-age=60" in set_cookies(response)["issuer_session"].lower()
+        site.clock.advance(59)
+        assert "code" in assert_redirect((await authorize(site.browser, prompt="none"))[0])
+        site.clock.advance(2)
+        expired, _ = await authorize(site.browser, prompt="none")
+        assert assert_redirect(expired)["error"] == "login_required"

@@ -144,17 +144,21 @@ async def answer(
     )
     if isinstance(decision, Redirect):
         return page.redirect(decision.location)
-    if isinstance(decision, LoginNeeded) or browser_session is None:
+    if browser_session is None:
         return await login_page(page, authorization)
+    signed_in = await _email_of(page, browser_session.user_id)
+    if isinstance(decision, LoginNeeded):
+        # Asked to sign in again (prompt=login, max_age): as the same user, unless the client
+        # hints at another.
+        email = authorization.login_hint or signed_in
+        return await login_page(page, authorization, email=email)
     assert isinstance(decision, ConsentNeeded)
-    async with page.runtime.database.session() as session:
-        user = await users.by_id(session, browser_session.user_id)
     return page.render(
         "consent.html",
         redirect_target=authorization.redirect_uri,
         pending=page.seal(_consent_purpose(browser_session), authorization.to_params()),
         client_name=decision.client_name,
-        email=user.email if user else "",
+        email=signed_in,
         scopes=[scope_in_words(scope) for scope in decision.scopes],
     )
 
@@ -180,6 +184,12 @@ async def login_page(
         email=email if email is not None else authorization.login_hint or "",
         error=error,
     )
+
+
+async def _email_of(page: Page, user_id: str) -> str:
+    async with page.runtime.database.session() as session:
+        user = await users.by_id(session, user_id)
+    return user.email if user else ""
 
 
 def _consent_purpose(browser_session: BrowserSession) -> str:
