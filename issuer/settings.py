@@ -14,17 +14,23 @@ from urllib.parse import urlsplit
 from issuer.jose.algs import ALGS, SIGNING_ALGS
 from issuer.proxies import parse_networks
 
-__all__ = ["ConfigError", "Settings"]
+__all__ = ["ConfigError", "Settings", "is_loopback"]
 
 # RFC 9864 §2: the header names an Ed25519 key may sign under.
 _EDDSA_NAMES = ALGS["EdDSA"].names
+
+
+# A rotation waits for the next key to have been published this long (plus the ring refresh),
+# and a revoked key lingers in caches as long: a day is the most that still lets both happen.
+JWKS_MAX_AGE_LIMIT = 86_400
 
 
 class ConfigError(ValueError):
     """A bad configuration value; the message names the variable and what is wrong."""
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address: where plain http stays on the machine."""
     if host == "localhost":
         return True
     try:
@@ -33,7 +39,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -43,6 +51,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -59,6 +69,17 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be on or off (1/0, true/false, yes/no), got {raw!r}")
+
+
 def _issuer_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -66,7 +87,7 @@ def _issuer_url(raw: str) -> str:
     if parts.query or parts.fragment:
         # RFC 8414 §2: the issuer identifier has no query or fragment components.
         raise ConfigError("ISSUER_URL must not have a query or fragment")
-    if parts.scheme != "https" and not _is_loopback(parts.hostname):
+    if parts.scheme != "https" and not is_loopback(parts.hostname):
         raise ConfigError(f"ISSUER_URL must use https unless the host is loopback, got {raw!r}")
     return raw.rstrip("/")
 
@@ -109,6 +130,13 @@ def _metrics_token(env: Mapping[str, str]) -> str | None:
             "ISSUER_METRICS_TOKEN must be at least 16 printable ASCII characters, no spaces"
         )
     return token
+
+
+def _display_name(env: Mapping[str, str]) -> str:
+    name = (env.get("ISSUER_DISPLAY_NAME") or "").strip() or "issuer"
+    if len(name) > 100 or not name.isprintable():
+        raise ConfigError("ISSUER_DISPLAY_NAME must be at most 100 printable characters")
+    return name
 
 
 def decode_kek(raw: str, source: str) -> bytes:
@@ -155,6 +183,11 @@ class Settings:
     # When set, /metrics answers only a request bearing it (Authorization: Bearer …).
     metrics_token: str | None = field(default=None, repr=False)
     max_body_bytes: int = 16_384
+    # The hosted login pages: how long a browser session (SSO) lasts, and the name they show.
+    session_lifetime: int = 86_400
+    display_name: str = "issuer"
+    # One `issuer.access` log record per HTTP request.
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -188,7 +221,7 @@ class Settings:
             default_alg=default_alg,
             eddsa_jws_alg=eddsa,
             rsa_key_size=rsa_bits,
-            jwks_max_age=_int(env, "ISSUER_JWKS_MAX_AGE", 300),
+            jwks_max_age=_int(env, "ISSUER_JWKS_MAX_AGE", 300, maximum=JWKS_MAX_AGE_LIMIT),
             ring_refresh_seconds=_float(env, "ISSUER_RING_REFRESH_SECONDS", 5.0, minimum=0.05),
             key_rotation_days=_float(env, "ISSUER_KEY_ROTATION_DAYS", 0.0),
             cleanup_interval_seconds=_float(
@@ -200,11 +233,18 @@ class Settings:
             shutdown_timeout_seconds=_int(env, "ISSUER_SHUTDOWN_TIMEOUT_SECONDS", 10),
             trusted_proxies=_trusted_proxies(env),
             metrics_token=_metrics_token(env),
+            session_lifetime=_int(env, "ISSUER_SESSION_LIFETIME", 86_400, minimum=60),
+            display_name=_display_name(env),
+            access_log=_bool(env, "ISSUER_ACCESS_LOG", False),
         )
 
     @property
     def kek_path(self) -> Path:
         return self.keys_dir / "kek"
+
+    @property
+    def is_https(self) -> bool:
+        return self.url.startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:

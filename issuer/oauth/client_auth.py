@@ -22,6 +22,7 @@ from urllib.parse import unquote_plus
 from issuer.accounts.secrets import secret_matches
 from issuer.errors import InvalidClient, InvalidRequest
 from issuer.oauth.forms import Form, refuse_nul
+from issuer.oauth.id_tokens import DEFAULT_ID_TOKEN_ALG
 
 __all__ = [
     "AUTH_METHODS",
@@ -54,6 +55,17 @@ class ClientInfo:
     previous_secret_digest: bytes | None = None
     previous_secret_expires_at: datetime | None = None
     introspect_any: bool = False
+    # The login (authorization code flow): see `issuer.oauth.authorization`.
+    name: str | None = None
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    consent_required: bool = False
+    id_token_alg: str = DEFAULT_ID_TOKEN_ALG
+
+    @property
+    def display_name(self) -> str:
+        """What the hosted pages call the client: its name, else its id."""
+        return self.name or self.client_id
 
 
 @dataclass(frozen=True, slots=True)

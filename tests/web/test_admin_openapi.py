@@ -22,6 +22,7 @@ ADMIN_ROUTES = {
     ("post", "/admin/users/{user_id}/disable"): (None, "UserDisabled"),
     ("post", "/admin/users/{user_id}/enable"): (None, "UserOut"),
     ("post", "/admin/users/{user_id}/revoke-sessions"): (None, "SessionsRevoked"),
+    ("post", "/admin/users/{user_id}/revoke-consents"): ("RevokeConsentsIn", "ConsentsRevoked"),
     ("post", "/admin/clients"): ("NewClientIn", "ClientCreated"),
     ("get", "/admin/clients"): (None, "ClientOut[]"),
     ("get", "/admin/clients/{client_id}"): (None, "ClientOut"),
@@ -87,7 +88,12 @@ async def test_schemas_name_their_fields_and_never_secrets_at_rest(client: Clien
             & schema.get("properties", {}).keys()
         )
     grant_types = schemas["NewClientIn"]["properties"]["grant_types"]["items"]
-    assert set(grant_types["enum"]) == {"password", "refresh_token", "client_credentials"}
+    assert set(grant_types["enum"]) == {
+        "authorization_code",
+        "password",
+        "refresh_token",
+        "client_credentials",
+    }
 
 
 async def test_grant_types_have_one_source_the_grant_registry(
