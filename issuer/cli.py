@@ -58,7 +58,7 @@ async def _with_session(settings: Settings, work: Callable[[Any], Awaitable[int]
 
     from issuer.store.database import Database
 
-    database = Database(settings.database_url, pool_size=1)
+    database = Database(settings.database_url, pool_size=1, pooling=settings.database_pooling)
     try:
         async with database.session() as session:
             return await work(session)
@@ -74,7 +74,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from issuer.store.migrate import upgrade
 
     try:
-        upgrade(settings.database_url)
+        upgrade(settings.database_url, pooling=settings.database_pooling)
     except (DBAPIError, InterfaceError, OSError) as exc:
         raise _database_error(exc) from None
     print("database is at the newest revision")
@@ -344,7 +344,7 @@ async def _with_database(settings: Settings, work: Callable[[Any], Awaitable[int
     from issuer.keyring.rotation import KeyOperationError
     from issuer.store.database import Database
 
-    database = Database(settings.database_url, pool_size=1)
+    database = Database(settings.database_url, pool_size=1, pooling=settings.database_pooling)
     try:
         return await work(database)
     except (KeyDecryptionError, KeyOperationError) as exc:

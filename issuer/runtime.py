@@ -43,7 +43,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.kek = load_kek(self.settings)
-        self.database = Database(self.settings.database_url)
+        self.database = Database(self.settings.database_url, pooling=self.settings.database_pooling)
         self.keys = KeyRingHolder(self.database, self.settings, self.kek, self.clock)
         self.server = AuthorizationServer(
             settings=self.settings, database=self.database, keys=self.keys, clock=self.clock

@@ -93,6 +93,17 @@ def _database_url(raw: str) -> str:
     )
 
 
+def _database_pooling(env: Mapping[str, str]) -> str:
+    from issuer.store.database import POOLING_MODES
+
+    pooling = env.get("ISSUER_DATABASE_POOLING") or "session"
+    if pooling not in POOLING_MODES:
+        raise ConfigError(
+            f"ISSUER_DATABASE_POOLING must be {' or '.join(POOLING_MODES)}, got {pooling!r}"
+        )
+    return pooling
+
+
 def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
     try:
         return parse_networks(env.get("ISSUER_TRUSTED_PROXIES") or "")
@@ -129,6 +140,8 @@ class Settings:
 
     url: str = "http://127.0.0.1:8000"
     database_url: str = "sqlite+aiosqlite:///issuer.db"
+    # "transaction" behind PgBouncer in transaction mode: no named prepared statements.
+    database_pooling: str = "session"
     keys_dir: Path = Path("keys")
     kek: bytes | None = field(default=None, repr=False)
     access_token_ttl: int = 900
@@ -174,6 +187,7 @@ class Settings:
             database_url=_database_url(
                 env.get("ISSUER_DATABASE_URL") or "sqlite+aiosqlite:///issuer.db"
             ),
+            database_pooling=_database_pooling(env),
             keys_dir=Path(env.get("ISSUER_KEYS_DIR") or "keys"),
             kek=decode_kek(kek_raw, "ISSUER_KEK") if kek_raw else None,
             access_token_ttl=_int(env, "ISSUER_ACCESS_TOKEN_TTL", 900, minimum=1),

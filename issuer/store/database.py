@@ -23,7 +23,24 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from issuer.store.models import Timestamp
 
-__all__ = ["Database", "Statement", "create_engine", "string_list"]
+__all__ = ["POOLING_MODES", "Database", "Statement", "create_engine", "string_list"]
+
+# ISSUER_DATABASE_POOLING: "session" when each client connection is a server connection of
+# its own (a direct Postgres, PgBouncer in session mode); "transaction" behind a pooler that
+# hands each transaction to whichever server connection is free (PgBouncer's transaction
+# mode), where a statement prepared under a name on one server connection is missing, or
+# already taken, on the next.
+POOLING_MODES = ("session", "transaction")
+
+
+def _unnamed_statements(pooling: str) -> dict[str, Any]:
+    """asyncpg's connect arguments for `pooling`: in transaction mode no named prepared
+    statement at all. With its cache off asyncpg prepares unnamed statements and parses them
+    again in the message sequence that runs them; SQLAlchemy's cache off and no name
+    function make its `prepare()` calls unnamed too."""
+    if pooling == "transaction":
+        return {"statement_cache_size": 0}
+    return {}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,12 +54,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, pooling: str = "session") -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    connect_args = _unnamed_statements(pooling)
+    if connect_args:
+        connect_args["prepared_statement_cache_size"] = 0
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
 
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
@@ -114,9 +140,12 @@ async def _no_session_reset(connection: asyncpg.Connection) -> None:
 class Database:
     """Owns the engine; hands out sessions whose transactions the caller commits."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, pooling: str = "session") -> None:
+        if pooling not in POOLING_MODES:
+            raise ValueError(f"pooling must be one of {POOLING_MODES}, got {pooling!r}")
         self.url = url
-        self.engine = create_engine(url, pool_size=pool_size)
+        self.pooling = pooling
+        self.engine = create_engine(url, pool_size=pool_size, pooling=pooling)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._pool_size = pool_size
         self._pg_pool: asyncpg.Pool | None = None
@@ -148,6 +177,7 @@ class Database:
                     min_size=1,
                     max_size=self._pool_size,
                     reset=_no_session_reset,
+                    **_unnamed_statements(self.pooling),
                 )
             return self._pg_pool
 
