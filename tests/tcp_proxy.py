@@ -82,7 +82,7 @@ class TcpProxy:
         finally:
             self._writers.difference_update((writer, upstream_writer))
 
-    async def _cut(self) -> None:
+    async def _drop_all(self) -> None:
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -91,16 +91,16 @@ class TcpProxy:
             if transport is not None:
                 transport.abort()  # a reset, as a dead server or a dropped route gives
         self._writers.clear()
-        self.cuts += 1
 
     def cut(self) -> None:
-        self._call(self._cut())
+        self._call(self._drop_all())
+        self.cuts += 1
 
     def restore(self) -> None:
         self._call(self._listen())
 
     def close(self) -> None:
-        self._call(self._cut())
+        self._call(self._drop_all())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import ClauseElement, Executable, bindparam, event, make_url, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,7 +25,14 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from issuer.store.models import Timestamp
 
-__all__ = ["POOLING_MODES", "Database", "Statement", "create_engine", "string_list"]
+__all__ = [
+    "POOLING_MODES",
+    "Database",
+    "Statement",
+    "create_engine",
+    "database_unavailable",
+    "string_list",
+]
 
 # ISSUER_DATABASE_POOLING: "session" when each client connection is a server connection of
 # its own (a direct Postgres, PgBouncer in session mode); "transaction" behind a pooler that
@@ -41,6 +50,58 @@ def _unnamed_statements(pooling: str) -> dict[str, Any]:
     if pooling == "transaction":
         return {"statement_cache_size": 0}
     return {}
+
+
+# Failures of the connection, not of a statement: the database is restarting, failing over,
+# starting up, out of connections or out of reach. A retry shortly after normally succeeds.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OperationalError,  # SQLAlchemy: connection-level (and SQLite's "database is locked")
+    InterfaceError,
+    DisconnectionError,
+    asyncpg.PostgresConnectionError,  # the connection is gone
+    asyncpg.InterfaceError,  # … or closed under us
+    asyncpg.InternalClientError,  # the protocol broke off (a server gone mid-message)
+    asyncpg.OperatorInterventionError,  # shutting down, starting up (57P03), terminated us
+    ConnectionError,  # refused or reset before a driver saw it
+    TimeoutError,  # connecting timed out
+    socket.gaierror,  # the host name does not resolve (DNS during a failover)
+)
+# SQLSTATE classes of the same: 08 connection exception, 53 insufficient resources (too many
+# connections), 57P operator intervention (57P01 admin shutdown, 57P03 cannot connect now).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc`, or an error it wraps, says the database cannot be reached right now,
+    as opposed to a statement or data error (a bug). SQLAlchemy wraps asyncpg's errors in
+    its own (`DBAPIError` whose `orig` has the SQLSTATE), asyncpg raises them bare."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        wrapped = getattr(current, "orig", None)
+        current = wrapped if isinstance(wrapped, BaseException) else current.__cause__
+    return False
+
+
+def _stale(exc: Exception) -> bool:
+    """The pooled connection was unusable before the statement was sent: a retry on another
+    connection cannot run it twice. A Postgres restart sends each idle connection an
+    unsolicited FATAL error and then closes it; in between (milliseconds, longer under load)
+    asyncpg's protocol is still consuming that error, and a statement started on it fails
+    with "cannot switch to state …; another operation is in progress" without being sent.
+    Once the close has arrived, it fails with "connection is closed", also unsent."""
+    message = str(exc)
+    if isinstance(exc, asyncpg.InternalClientError):
+        return message.startswith("cannot switch to state")
+    return isinstance(exc, asyncpg.InterfaceError) and message == "connection is closed"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -131,6 +192,19 @@ def string_list(value: object) -> tuple[str, ...]:
     return tuple(str(item) for item in items) if isinstance(items, list) else ()
 
 
+async def _fetchrow(pool: asyncpg.Pool, sql: str, args: list[Any]) -> asyncpg.Record | None:
+    """`fetchrow` on a pooled connection, once more on another if that one was `_stale`."""
+    async with pool.acquire() as connection:
+        try:
+            return await connection.fetchrow(sql, *args)
+        except (asyncpg.InternalClientError, asyncpg.InterfaceError) as exc:
+            if not _stale(exc):
+                raise
+            connection.terminate()  # the pool opens a new connection in its place
+    async with pool.acquire() as connection:
+        return await connection.fetchrow(sql, *args)
+
+
 async def _no_session_reset(connection: asyncpg.Connection) -> None:
     """Statements leave no session state (no SET, LISTEN or advisory lock), so the default
     reset query, a round trip on every release, buys nothing; asyncpg still rolls back a
@@ -160,8 +234,7 @@ class Database:
         if self.is_postgres:
             pool = self._pg_pool or await self._open_pg_pool()
             args = [params[name] for name in statement.names]
-            async with pool.acquire() as connection:
-                row = await connection.fetchrow(statement.positional, *args)
+            row = await _fetchrow(pool, statement.positional, args)
             return None if row is None else dict(row.items())
         async with self.engine.begin() as connection:
             result = await connection.execute(statement.clause, params)

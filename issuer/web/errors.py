@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
 from issuer.errors import NoCredentials, OAuthError
+from issuer.store.database import database_unavailable
 from issuer.web.responses import (
     NO_STORE,
     SECURITY_HEADERS,
@@ -21,7 +20,6 @@ from issuer.web.responses import (
 )
 
 __all__ = [
-    "DATABASE_UNAVAILABLE",
     "EXCEPTION_HANDLERS",
     "oauth_error_bytes",
     "oauth_error_headers",
@@ -112,13 +110,16 @@ def http_error_response(
 
 
 def database_unavailable_response(
-    request: Request[Any, Any, Any], exc: Exception
+    request: Request[Any, Any, Any], exc: BaseException
 ) -> Response[dict[str, str]]:
     """The database went away mid-request (restart, failover, network): try again shortly.
 
     Pools reconnect on their next checkout, so a retry after a moment normally succeeds.
+    The log names the driver's error, not SQLAlchemy's text (it carries the parameters).
     """
-    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    log.warning(
+        "database unavailable on %s %s: %s", request.method, request.url.path, _root_cause(exc)
+    )
     return Response(
         {
             "error": "temporarily_unavailable",
@@ -130,9 +131,20 @@ def database_unavailable_response(
     )
 
 
+def _root_cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}"
+
+
 def unexpected_error_response(
     request: Request[Any, Any, Any], exc: Exception
 ) -> Response[dict[str, str]]:
+    """Every other exception: a database that cannot be reached right now is a 503, however
+    the driver or SQLAlchemy wrapped it; anything else is a bug (500)."""
+    if database_unavailable(exc):
+        return database_unavailable_response(request, exc)
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return Response(
         {"error": "server_error", "error_description": "the server could not complete the request"},
@@ -142,31 +154,8 @@ def unexpected_error_response(
     )
 
 
-# Connection-level failures only: a constraint violation or a bad statement is a bug (500).
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    OperationalError,
-    InterfaceError,
-    DisconnectionError,
-    asyncpg.PostgresConnectionError,  # the connection is gone
-    asyncpg.InterfaceError,  # … or closed under us
-    asyncpg.OperatorInterventionError,  # server shutting down, starting, terminated us
-    ConnectionError,  # refused or reset before a driver saw it
-)
-
-
-def database_error_response(
-    request: Request[Any, Any, Any], exc: DBAPIError
-) -> Response[dict[str, str]]:
-    """Other driver errors: 503 if the connection was lost with them, else a bug (500)."""
-    if exc.connection_invalidated or isinstance(exc.orig, DATABASE_UNAVAILABLE):
-        return database_unavailable_response(request, exc)
-    return unexpected_error_response(request, exc)
-
-
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     OAuthError: oauth_error_response,
     HTTPException: http_error_response,
-    DBAPIError: database_error_response,
-    **{kind: database_unavailable_response for kind in DATABASE_UNAVAILABLE},
     Exception: unexpected_error_response,
 }
