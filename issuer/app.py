@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -21,10 +22,13 @@ from issuer.settings import Settings
 from issuer.web import discovery, health, introspection, jwks, revocation, token, userinfo
 from issuer.web import metrics as metrics_routes
 from issuer.web.admin import admin_router
+from issuer.web.body_timeout import receive_by_deadline
 from issuer.web.deps import DEPENDENCIES
-from issuer.web.errors import EXCEPTION_HANDLERS
+from issuer.web.errors import EXCEPTION_HANDLERS, http_error_response
 from issuer.web.jwks import JWKS_PATH
 from issuer.web.metrics import observe_request
+from issuer.web.pages import TEMPLATE_CONFIG, pages_router
+from issuer.web.pages.errors import or_page
 from issuer.web.responses import security_headers
 
 __all__ = ["PROTOCOL_ROUTES", "ROOT_ROUTES", "IssuerApp", "create_app", "create_app_from_env"]
@@ -40,6 +44,7 @@ PROTOCOL_ROUTES: list[ControllerRouterHandler] = [
     *introspection.ROUTES,
     *userinfo.ROUTES,
     admin_router,
+    pages_router,
 ]
 
 # Per-process operational routes: always at the root, whatever ISSUER_URL's path is.
@@ -51,17 +56,22 @@ class IssuerApp(Litestar):
 
     Every resource server polls the JWKS; it is a precomputed body and ETag per key-ring
     version, so the framework would be most of its cost. Its latency is still recorded.
+    Every other request's body must arrive within ISSUER_BODY_READ_TIMEOUT_SECONDS
+    (`issuer.web.body_timeout`).
     """
 
     jwks_path: str = JWKS_PATH
+    body_read_timeout: float = 10.0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == self.jwks_path and scope["method"] == "GET":
-            started = perf_counter()
-            scope["app"] = scope["litestar_app"] = self
-            status = await jwks.serve_jwks(scope, send)
-            observe_request(self.jwks_path, status, perf_counter() - started)
-            return
+        if scope["type"] == "http":
+            if scope["path"] == self.jwks_path and scope["method"] == "GET":
+                started = perf_counter()
+                scope["app"] = scope["litestar_app"] = self
+                status = await jwks.serve_jwks(scope, send)
+                observe_request(self.jwks_path, status, perf_counter() - started)
+                return
+            receive = receive_by_deadline(receive, self.body_read_timeout)
         await super().__call__(scope, receive, send)
 
 
@@ -90,10 +100,15 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
         # The one place the runtime is stored; web code reads it through issuer.web.deps.
         state=State({"runtime": runtime}),
         dependencies=DEPENDENCIES,
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers={
+            **EXCEPTION_HANDLERS,  # type: ignore[dict-item]
+            # Routing's 404 and 405: an HTML page on a page's path.
+            HTTPException: or_page(http_error_response),
+        },
         lifespan=[lifespan],
         middleware=[metrics_routes.latency_middleware],
         request_max_body_size=settings.max_body_bytes,
+        template_config=TEMPLATE_CONFIG,
         # Litestar routes; the bare-ASGI paths and the error handlers add the same headers.
         response_headers=security_headers(settings.url),
         openapi_config=OpenAPIConfig(
@@ -115,6 +130,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
         debug=False,
     )
     app.jwks_path = prefix + JWKS_PATH
+    app.body_read_timeout = settings.body_read_timeout_seconds
     return app
 
 

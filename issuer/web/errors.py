@@ -21,6 +21,7 @@ from issuer.web.responses import (
 
 __all__ = [
     "EXCEPTION_HANDLERS",
+    "database_unavailable",
     "oauth_error_bytes",
     "oauth_error_headers",
     "oauth_error_response",
@@ -34,6 +35,7 @@ _HTTP_CODES = {
     403: "access_denied",
     404: "not_found",
     405: "method_not_allowed",
+    408: "invalid_request",
     413: "request_too_large",
     415: "invalid_request",
     429: "slow_down",
