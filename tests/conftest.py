@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -103,6 +104,31 @@ def make_settings(database_url: str, keys_dir: Path, **overrides: object) -> Set
     }
     env.update({key: str(value) for key, value in overrides.items()})
     return Settings.from_env(env)
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def issuer_log() -> Iterator[list[logging.LogRecord]]:
+    """Every record of the `issuer` loggers during the test. (caplog's handler sits on the
+    root logger, which an app's logging configuration replaces when the app is built.)"""
+    handler = _Records()
+    logger = logging.getLogger("issuer")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import ClauseElement, Executable, bindparam, event, make_url, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -123,13 +124,23 @@ def create_engine(url: str, *, pool_size: int = 10, pooling: str = "session") ->
     connect_args = _unnamed_statements(pooling)
     if connect_args:
         connect_args["prepared_statement_cache_size"] = 0
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         connect_args=connect_args,
     )
+    event.listen(engine.sync_engine, "handle_error", _stale_is_a_disconnect)
+    return engine
+
+
+def _stale_is_a_disconnect(context: ExceptionContext) -> None:
+    """A `_stale` connection is a lost one to SQLAlchemy too: the pool then replaces every
+    connection opened before it (and the pre-ping reconnects) instead of handing them out."""
+    driver_error = context.original_exception.__cause__
+    if isinstance(driver_error, Exception) and _stale(driver_error):
+        context.is_disconnect = True
 
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
@@ -193,14 +204,19 @@ def string_list(value: object) -> tuple[str, ...]:
 
 
 async def _fetchrow(pool: asyncpg.Pool, sql: str, args: list[Any]) -> asyncpg.Record | None:
-    """`fetchrow` on a pooled connection, once more on another if that one was `_stale`."""
+    """`fetchrow` on a pooled connection, once more on a new one if that one was `_stale`.
+
+    A stale connection means the server restarted: every connection opened before is
+    suspect, so the pool replaces them all rather than handing out the next stale one.
+    """
     async with pool.acquire() as connection:
         try:
             return await connection.fetchrow(sql, *args)
         except (asyncpg.InternalClientError, asyncpg.InterfaceError) as exc:
             if not _stale(exc):
                 raise
-            connection.terminate()  # the pool opens a new connection in its place
+            connection.terminate()
+    await pool.expire_connections()
     async with pool.acquire() as connection:
         return await connection.fetchrow(sql, *args)
 
