@@ -158,7 +158,7 @@ def unavailable_reason(exc: BaseException) -> str:
             break
         exc = wrapped
     lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return lines[0] if lines else type(exc).__name__
 
 
 def sqlite_path(url: str) -> Path | None:
