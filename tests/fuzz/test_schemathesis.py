@@ -17,7 +17,10 @@ from pathlib import Path
 
 from tests.fuzz.conftest import ADMIN_CLIENT, FuzzedIssuer
 
-EXAMPLES = 10  # per operation and phase: about 1,000 cases per database, 20-45 s
+EXAMPLES = 10  # per operation and phase: about 1,200 cases per database, 20-45 s
+# A fixed seed: the suite's verdict does not change from run to run. To explore further, run
+# it with another (`st run … --seed N` prints the one it used on every report).
+SEED = 13
 ST = Path(sys.executable).with_name("st")
 
 
@@ -39,6 +42,7 @@ def test_every_answer_is_documented_and_none_is_a_server_error(
             "--checks=all",
             "--exclude-checks=positive_data_acceptance",
             f"--max-examples={EXAMPLES}",
+            f"--seed={SEED}",
             "--workers=1",
             "--no-color",
             "--warnings=off",
