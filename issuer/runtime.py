@@ -18,7 +18,7 @@ from issuer.keyring.holder import MAINTENANCE_INTERVAL, KeyRingHolder
 from issuer.keyring.kek import load_kek
 from issuer.oauth.server import AuthorizationServer
 from issuer.settings import Settings
-from issuer.store.database import Database
+from issuer.store.database import Database, describe_database, unavailable_reason
 
 __all__ = ["Runtime"]
 
@@ -57,10 +57,17 @@ class Runtime:
         says why, and the ring loads when the database answers); a KEK that does not open the
         stored keys is: the process must never run with keys it cannot use.
         """
+        database = describe_database(self.settings.database_url)
+        log.info(
+            "issuer %s starting on %s", self.settings.url, database, extra={"database": database}
+        )
         try:
             await self.keys.start()
         except (OSError, SQLAlchemyError) as exc:
-            log.warning("database unavailable at start (%s); retrying in the background", exc)
+            log.warning(
+                "database unavailable at start (%s); retrying in the background",
+                unavailable_reason(exc),
+            )
         self.run_in_background("key-ring-refresh", self.keys.poll_forever)
         key_lease = Lease(
             self.database, "key-maintenance", ttl=3 * MAINTENANCE_INTERVAL, clock=self.clock

@@ -20,6 +20,11 @@ __all__ = ["ConfigError", "Settings", "is_loopback"]
 _EDDSA_NAMES = ALGS["EdDSA"].names
 
 
+# A rotation waits for the next key to have been published this long (plus the ring refresh),
+# and a revoked key lingers in caches as long: a day is the most that still lets both happen.
+JWKS_MAX_AGE_LIMIT = 86_400
+
+
 class ConfigError(ValueError):
     """A bad configuration value; the message names the variable and what is wrong."""
 
@@ -34,7 +39,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -44,6 +51,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -58,6 +67,17 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be on or off (1/0, true/false, yes/no), got {raw!r}")
 
 
 def _issuer_url(raw: str) -> str:
@@ -112,6 +132,13 @@ def _metrics_token(env: Mapping[str, str]) -> str | None:
     return token
 
 
+def _display_name(env: Mapping[str, str]) -> str:
+    name = (env.get("ISSUER_DISPLAY_NAME") or "").strip() or "issuer"
+    if len(name) > 100 or not name.isprintable():
+        raise ConfigError("ISSUER_DISPLAY_NAME must be at most 100 printable characters")
+    return name
+
+
 def decode_kek(raw: str, source: str) -> bytes:
     """Decode a base64url key-encryption key; it must be exactly 32 bytes (AES-256)."""
     text = raw.strip()
@@ -135,7 +162,7 @@ class Settings:
     access_token_ttl: int = 900
     refresh_token_ttl: int = 2_592_000
     family_lifetime: int = 7_776_000
-    refresh_grace_seconds: int = 0
+    refresh_grace_seconds: int = 10
     client_secret_overlap_seconds: int = 0
     default_alg: str = "RS256"
     eddsa_jws_alg: str = "EdDSA"
@@ -147,11 +174,20 @@ class Settings:
     cleanup_interval_seconds: float = 600.0
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    # A request body must arrive within this many seconds of its headers (else 408).
+    body_read_timeout_seconds: int = 10
+    # SIGTERM: in-flight requests get this long to finish before they are cancelled.
+    shutdown_timeout_seconds: int = 10
     # Peers whose X-Forwarded-For is believed (the login throttle's address); none by default.
     trusted_proxies: tuple[str, ...] = ()
     # When set, /metrics answers only a request bearing it (Authorization: Bearer …).
     metrics_token: str | None = field(default=None, repr=False)
     max_body_bytes: int = 16_384
+    # The hosted login pages: how long a browser session (SSO) lasts, and the name they show.
+    session_lifetime: int = 86_400
+    display_name: str = "issuer"
+    # One `issuer.access` log record per HTTP request.
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -180,12 +216,12 @@ class Settings:
             access_token_ttl=_int(env, "ISSUER_ACCESS_TOKEN_TTL", 900, minimum=1),
             refresh_token_ttl=_int(env, "ISSUER_REFRESH_TOKEN_TTL", 2_592_000, minimum=1),
             family_lifetime=_int(env, "ISSUER_FAMILY_LIFETIME", 7_776_000, minimum=1),
-            refresh_grace_seconds=_int(env, "ISSUER_REFRESH_GRACE_SECONDS", 0),
+            refresh_grace_seconds=_int(env, "ISSUER_REFRESH_GRACE_SECONDS", 10),
             client_secret_overlap_seconds=_int(env, "ISSUER_CLIENT_SECRET_OVERLAP_SECONDS", 0),
             default_alg=default_alg,
             eddsa_jws_alg=eddsa,
             rsa_key_size=rsa_bits,
-            jwks_max_age=_int(env, "ISSUER_JWKS_MAX_AGE", 300),
+            jwks_max_age=_int(env, "ISSUER_JWKS_MAX_AGE", 300, maximum=JWKS_MAX_AGE_LIMIT),
             ring_refresh_seconds=_float(env, "ISSUER_RING_REFRESH_SECONDS", 5.0, minimum=0.05),
             key_rotation_days=_float(env, "ISSUER_KEY_ROTATION_DAYS", 0.0),
             cleanup_interval_seconds=_float(
@@ -193,13 +229,22 @@ class Settings:
             ),
             login_max_failures=_int(env, "ISSUER_LOGIN_MAX_FAILURES", 5, minimum=1),
             login_window_seconds=_int(env, "ISSUER_LOGIN_WINDOW_SECONDS", 300, minimum=1),
+            body_read_timeout_seconds=_int(env, "ISSUER_BODY_READ_TIMEOUT_SECONDS", 10, minimum=1),
+            shutdown_timeout_seconds=_int(env, "ISSUER_SHUTDOWN_TIMEOUT_SECONDS", 10),
             trusted_proxies=_trusted_proxies(env),
             metrics_token=_metrics_token(env),
+            session_lifetime=_int(env, "ISSUER_SESSION_LIFETIME", 86_400, minimum=60),
+            display_name=_display_name(env),
+            access_log=_bool(env, "ISSUER_ACCESS_LOG", False),
         )
 
     @property
     def kek_path(self) -> Path:
         return self.keys_dir / "kek"
+
+    @property
+    def is_https(self) -> bool:
+        return self.url.startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:

@@ -9,10 +9,11 @@ from issuer.clock import Clock
 from issuer.errors import KeysNotLoaded
 from issuer.keyring.lifecycle import ensure_initial_keys, load_ring
 from issuer.keyring.material import KeyMaterial
-from issuer.keyring.ring import KeyRing
+from issuer.keyring.ring import KeyRing, ring_changes
 from issuer.keyring.rotation import purge_unpublished, rotate_if_due
+from issuer.metrics import KEY_RING_RELOADS, watch_signing_keys
 from issuer.settings import Settings
-from issuer.store.database import Database
+from issuer.store.database import Database, database_unavailable, unavailable_reason
 
 __all__ = ["MAINTENANCE_INTERVAL", "KeyRingHolder"]
 
@@ -67,11 +68,20 @@ class KeyRingHolder:
                     now=self._clock(),
                     decrypted=self._decrypted,
                 )
-            if self._ring is None or ring.version != self._ring.version:
-                if self._ring is not None:
-                    log.info("key ring changed: %s", ring.version)
-                self._ring = ring
-            return self._ring
+            if self._ring is not None and ring.version == self._ring.version:
+                KEY_RING_RELOADS.labels(result="unchanged").inc()
+                return self._ring
+            if self._ring is not None:
+                changes = ring_changes(self._ring, ring)
+                log.info("key ring changed: %s", "; ".join(changes), extra={"changes": changes})
+            KEY_RING_RELOADS.labels(result="changed").inc()
+            watch_signing_keys(
+                {alg: key.activated_at or key.published_at for alg, key in ring.active.items()},
+                jwks=ring.jwks_body,
+                keys=len(ring.published),
+            )
+            self._ring = ring
+            return ring
 
     async def poll_forever(self) -> None:
         """Reload every ISSUER_RING_REFRESH_SECONDS; a failed reload keeps the last ring."""
@@ -79,8 +89,15 @@ class KeyRingHolder:
             await asyncio.sleep(self._settings.ring_refresh_seconds)
             try:
                 await (self.refresh() if self.loaded else self.start())
-            except Exception:
-                log.exception("key ring reload failed; keeping the current ring")
+            except Exception as exc:
+                KEY_RING_RELOADS.labels(result="failed").inc()
+                if not database_unavailable(exc):
+                    log.exception("key ring reload failed; keeping the current ring")
+                    continue
+                log.warning(
+                    "key ring reload failed, database unavailable (%s); keeping the current ring",
+                    unavailable_reason(exc),
+                )
 
     async def maintain(self) -> None:
         """One key-maintenance pass (run by the lease holder only, see `issuer.jobs`).

@@ -27,6 +27,7 @@ __all__ = [
     "ended",
     "find",
     "purge_expired",
+    "reauthenticate",
     "session_id_of",
     "start",
     "touch",
@@ -99,6 +100,21 @@ async def ended(session: AsyncSession, session_id: str) -> bool:
         )
     ).first()
     return row is None or row.ended_at is not None
+
+
+async def reauthenticate(
+    session: AsyncSession, session_id: str, *, now: datetime, lifetime: int
+) -> BrowserSession | None:
+    """The user of a live session authenticated again (prompt=login, max_age): auth_time
+    `now` and a new expiry, the same session (its refresh families stay tied to it). None if
+    the session ended meanwhile."""
+    row = await session.get(BrowserSessionRow, session_id, with_for_update=True)
+    if row is None or row.ended_at is not None:
+        return None
+    row.auth_time = row.last_seen_at = now
+    row.expires_at = now + timedelta(seconds=lifetime)
+    await session.flush()
+    return BrowserSession(id=row.id, user_id=row.user_id, auth_time=now, expires_at=row.expires_at)
 
 
 async def touch(session: AsyncSession, session_id: str, *, now: datetime) -> None:

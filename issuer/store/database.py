@@ -8,10 +8,12 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import ClauseElement, Executable, bindparam, event, make_url, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,7 +25,17 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from issuer.store.models import Timestamp
 
-__all__ = ["Database", "Statement", "create_engine", "string_list"]
+__all__ = [
+    "DATABASE_UNAVAILABLE",
+    "Database",
+    "Statement",
+    "create_engine",
+    "database_unavailable",
+    "describe_database",
+    "sqlite_path",
+    "string_list",
+    "unavailable_reason",
+]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -43,6 +55,59 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+# Connection-level failures only: a constraint violation or a bad statement is a bug.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    asyncpg.PostgresConnectionError,  # the connection is gone
+    asyncpg.InterfaceError,  # … or closed under us
+    asyncpg.OperatorInterventionError,  # server shutting down, starting, terminated us
+    ConnectionError,  # refused or reset before a driver saw it
+    TimeoutError,  # no answer in time (connect, or a pool checkout)
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached now (an expected, passing
+    condition: one log line, a 503), rather than a bug."""
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc.orig, DATABASE_UNAVAILABLE)
+    )
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """The driver's own first line: no SQL, no parameters, no "Background on this error"."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The absolute path of an SQLite database file; None for Postgres or an in-memory one.
+
+    A relative path in the URL is relative to the working directory of the process.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).absolute()
+
+
+def describe_database(url: str) -> str:
+    """Which database a URL names, for a log line: the SQLite file's absolute path, or the
+    Postgres URL without its password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return f"SQLite file {path}"
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return "SQLite in memory"
+    return f"PostgreSQL {parsed.render_as_string(hide_password=True)}"
 
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")

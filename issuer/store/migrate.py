@@ -17,7 +17,17 @@ from sqlalchemy.engine import make_url
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "upgrade"]
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+def _migrations_dir() -> Path:
+    """issuer/migrations in an installed wheel, else the checkout's top-level migrations/."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "migrations", package.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise FileNotFoundError(f"no Alembic migrations beside {package}")
+
+
+MIGRATIONS_DIR = _migrations_dir()
 
 
 def alembic_config(database_url: str) -> Config:
@@ -33,8 +43,9 @@ def _sqlite_file_lock(database_url: str) -> Iterator[None]:
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         yield
         return
+    # The directory must exist: `issuer migrate` refuses a missing one unless asked to
+    # create it (--create-db-dir), so that a typo does not start an empty issuer elsewhere.
     lock_path = Path(url.database).with_name(Path(url.database).name + ".migrate-lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from issuer.errors import NoCredentials, OAuthError
+from issuer.store.database import DATABASE_UNAVAILABLE, database_unavailable, unavailable_reason
 from issuer.web.responses import (
     NO_STORE,
     SECURITY_HEADERS,
@@ -23,6 +23,7 @@ from issuer.web.responses import (
 __all__ = [
     "DATABASE_UNAVAILABLE",
     "EXCEPTION_HANDLERS",
+    "database_unavailable",
     "oauth_error_bytes",
     "oauth_error_headers",
     "oauth_error_response",
@@ -36,6 +37,7 @@ _HTTP_CODES = {
     403: "access_denied",
     404: "not_found",
     405: "method_not_allowed",
+    408: "invalid_request",
     413: "request_too_large",
     415: "invalid_request",
     429: "slow_down",
@@ -118,7 +120,12 @@ def database_unavailable_response(
 
     Pools reconnect on their next checkout, so a retry after a moment normally succeeds.
     """
-    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    log.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        unavailable_reason(exc),
+    )
     return Response(
         {
             "error": "temporarily_unavailable",
@@ -142,23 +149,11 @@ def unexpected_error_response(
     )
 
 
-# Connection-level failures only: a constraint violation or a bad statement is a bug (500).
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    OperationalError,
-    InterfaceError,
-    DisconnectionError,
-    asyncpg.PostgresConnectionError,  # the connection is gone
-    asyncpg.InterfaceError,  # … or closed under us
-    asyncpg.OperatorInterventionError,  # server shutting down, starting, terminated us
-    ConnectionError,  # refused or reset before a driver saw it
-)
-
-
 def database_error_response(
     request: Request[Any, Any, Any], exc: DBAPIError
 ) -> Response[dict[str, str]]:
     """Other driver errors: 503 if the connection was lost with them, else a bug (500)."""
-    if exc.connection_invalidated or isinstance(exc.orig, DATABASE_UNAVAILABLE):
+    if database_unavailable(exc):
         return database_unavailable_response(request, exc)
     return unexpected_error_response(request, exc)
 

@@ -22,6 +22,7 @@ from issuer.web.admin.schemas import (
     errors,
 )
 from issuer.web.deps import RuntimeDep
+from issuer.web.openapi import OptionalBody
 
 __all__ = ["TOO_EARLY_HINT", "KeysController"]
 
@@ -46,12 +47,14 @@ class KeysController(Controller):
         status_code=200,
         summary="Rotate signing keys (next → active)",
         responses=errors(409),
+        operation_class=OptionalBody,
     )
     async def rotate_keys(
         self, runtime: RuntimeDep, actor: Actor, data: JSONBody[RotateIn | None] = None
     ) -> list[RotationOut]:
         """Refused with 409 and Retry-After while the next key is younger than the JWKS
-        max-age plus the ring refresh delay, unless `force` (which says what it risks)."""
+        max-age (at least 30 s) plus the ring refresh delay, unless `force` (which says what
+        it risks)."""
         request = data or RotateIn()
         algs = [request.alg] if request.alg else list(runtime.settings.signing_algs)
         outcomes: list[RotationOutcome] = []
