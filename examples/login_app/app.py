@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from authlib.integrations.base_client import OAuthError
+from joserfc.errors import JoseError
 from litestar import Litestar, Request, Response, get, post
-from litestar.exceptions import HTTPException
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.response import Redirect
 
@@ -67,6 +68,10 @@ def page(title: str, body: str, status_code: int = 200) -> Response[str]:
         f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
     )
     return Response(document, media_type="text/html", status_code=status_code)
+
+
+def failed(reason: str) -> Response[str]:
+    return page("Sign-in failed", f'<p>{html.escape(reason)}</p><p><a href="/">Back</a></p>', 400)
 
 
 def create_app(config: Config | None = None) -> Litestar:
@@ -120,24 +125,23 @@ def create_app(config: Config | None = None) -> Litestar:
         """The code back from the issuer: exchanged, and the ID token validated by Authlib."""
         query = request.query_params
         if "error" in query:
-            description = query.get("error_description") or ""
-            return page("Sign-in failed", f"<p>{html.escape(query['error'])}: "
-                        f"{html.escape(description)}</p>", 400)  # fmt: skip
-        state = query.get("state") or ""
+            return failed(f"{query['error']}: {query.get('error_description') or ''}")
+        state, code = query.get("state") or "", query.get("code")
         pending = framework.get_state_data(request.session, state)
-        if not pending:
-            raise HTTPException(status_code=400, detail="unknown or reused state")
+        if not pending or not code:
+            return failed("an unknown, reused or incomplete answer (state, code)")
         framework.clear_state_data(request.session, state)
         # iss on the response (RFC 9207) must be the issuer the request went to.
         metadata = await client.load_server_metadata()
         if query.get("iss") != metadata["issuer"]:
-            raise HTTPException(status_code=400, detail="the response's iss is not our issuer")
-        token = await client.fetch_access_token(
-            config.redirect_uri,
-            code=query.get("code"),
-            code_verifier=pending["code_verifier"],
-        )
-        claims = await client.parse_id_token(token, nonce=pending["nonce"])
+            return failed("the answer's iss is not our issuer")
+        try:
+            token = await client.fetch_access_token(
+                config.redirect_uri, code=code, code_verifier=pending["code_verifier"]
+            )
+            claims = await client.parse_id_token(token, nonce=pending["nonce"])
+        except (OAuthError, JoseError) as exc:
+            return failed(f"the code exchange or the ID token was refused: {exc}")
         request.session["user"] = {
             "claims": dict(claims),
             "access_token": token["access_token"],

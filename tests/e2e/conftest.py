@@ -12,12 +12,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from tests.e2e.flow import Loopback, World, make_world
 from tests.live import serve_issuer
 
 CHROMIUM = Path(os.environ.get("ISSUER_TEST_CHROMIUM", "/usr/bin/chromium"))
+# Generous waits: a login hashes a password (Argon2) on a machine the suite keeps busy.
+TIMEOUT_MS = 15_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture
@@ -49,7 +59,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 def context(browser: Browser) -> Iterator[BrowserContext]:
     """A fresh browser profile (no cookies) per test."""
     context = browser.new_context(viewport={"width": 800, "height": 480}, locale="en-US")
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(TIMEOUT_MS)
     try:
         yield context
     finally:

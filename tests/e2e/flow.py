@@ -188,7 +188,7 @@ class World:
         assert claims["iss"] == self.issuer.url
         assert claims["aud"] in (authorization.client.client_id, [authorization.client.client_id])
         assert claims["nonce"] == authorization.nonce
-        assert claims["iat"] <= time.time() + 5 < claims["exp"] + 5
+        assert claims["iat"] - 5 <= time.time() < claims["exp"]
         assert claims["at_hash"] == at_hash(tokens["access_token"])
         assert {"sub", "auth_time", "sid"} <= claims.keys()
         return claims

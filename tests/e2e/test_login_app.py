@@ -11,8 +11,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from litestar.testing import TestClient
 from playwright.sync_api import Page, expect
 
+from examples.login_app.app import Config, create_app
 from tests.e2e.flow import EMAIL, EMAIL_LABEL, PASSWORD, PASSWORD_LABEL, Client, at, register
 from tests.live import LiveIssuer, background, serve_issuer
 from tests.test_serve import clean_env, free_port
@@ -82,3 +84,15 @@ def test_sign_in_see_claims_call_the_resource_service_sign_out(
     expect(page.get_by_role("link", name="Sign in with the issuer")).to_be_visible()
     page.get_by_role("link", name="Sign in with the issuer").click()
     expect(page.get_by_label(EMAIL_LABEL)).to_be_visible()  # a login again: no SSO left
+
+
+def test_a_bad_or_foreign_callback_is_a_400_page_not_a_500() -> None:
+    """What reaches /callback without a pending sign-in, or with the issuer's error."""
+    app = create_app(Config("http://127.0.0.1:9", "http://127.0.0.1:9100", "login-app", None, ""))
+    with TestClient(app) as client:
+        denied = client.get("/callback", params={"error": "access_denied", "state": "s"})
+        assert denied.status_code == 400
+        assert "access_denied" in denied.text
+        foreign = client.get("/callback", params={"code": "c", "state": "never-issued"})
+        assert foreign.status_code == 400
+        assert "unknown, reused or incomplete" in foreign.text
