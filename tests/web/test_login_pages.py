@@ -64,6 +64,7 @@ def assert_redirect(response: httpx.Response, to: str = REDIRECT_URI) -> dict[st
     assert location.split("?")[0] == to
     query = query_of(location)
     assert query["iss"] == ISSUER
+    assert response.content == b"" and "json" not in response.headers["content-type"]
     return query
 
 
