@@ -64,6 +64,7 @@ def assert_redirect(response: httpx.Response, to: str = REDIRECT_URI) -> dict[st
     assert location.split("?")[0] == to
     query = query_of(location)
     assert query["iss"] == ISSUER
+    assert response.content == b"" and "json" not in response.headers["content-type"]
     return query
 
 
@@ -130,7 +131,7 @@ async def test_a_repeated_redirect_uri_is_an_error_page(site: Site) -> None:
         ({"code_challenge_method": ""}, "invalid_request"),
         ({"code_challenge": "too-short"}, "invalid_request"),
         ({"scope": "openid admin"}, "invalid_scope"),
-        ({"prompt": "select_account"}, "invalid_request"),
+        ({"prompt": "create"}, "invalid_request"),
         ({"prompt": "none login"}, "invalid_request"),
         ({"max_age": "-1"}, "invalid_request"),
         ({"max_age": "soon"}, "invalid_request"),

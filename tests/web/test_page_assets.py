@@ -1,32 +1,31 @@
-"""The hosted pages' templates and stylesheet ship with the package (setuptools package data;
-a backend such as hatchling takes every file under issuer/ anyway)."""
+"""The hosted pages' templates and stylesheet ship in the wheel (hatchling takes every file
+under issuer/), and jinja2 comes with the server extra."""
 
 from __future__ import annotations
 
 import tomllib
-from fnmatch import fnmatch
+import zipfile
 from pathlib import Path
 
 import issuer
+from tests.test_wheel import wheel
+
+__all__ = ["wheel"]  # the module-scoped fixture that builds the wheel once
 
 PACKAGE = Path(issuer.__file__).parent
-PYPROJECT = PACKAGE.parent / "pyproject.toml"
 
 
-def test_every_template_and_stylesheet_is_package_data() -> None:
-    config = tomllib.loads(PYPROJECT.read_text())
-    patterns = config["tool"]["setuptools"]["package-data"]["issuer"]
-    assets = [
-        path.relative_to(PACKAGE).as_posix()
+def test_the_wheel_ships_every_template_and_the_stylesheet(wheel: Path) -> None:
+    assets = {
+        f"issuer/{path.relative_to(PACKAGE).as_posix()}"
         for folder in ("templates", "static")
         for path in (PACKAGE / folder).iterdir()
-    ]
-    assert "templates/login.html" in assets and "static/issuer.css" in assets
-    unshipped = [name for name in assets if not any(fnmatch(name, p) for p in patterns)]
-    assert unshipped == []
+    }
+    assert {"issuer/templates/login.html", "issuer/static/issuer.css"} <= assets
+    assert assets <= set(zipfile.ZipFile(wheel).namelist())
 
 
 def test_jinja2_is_a_server_dependency() -> None:
-    config = tomllib.loads(PYPROJECT.read_text())
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
     server = config["project"]["optional-dependencies"]["server"]
     assert any(requirement.startswith("jinja2") for requirement in server)

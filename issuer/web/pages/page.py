@@ -254,4 +254,5 @@ class Page:
             status_code=self.redirect_status,
             headers={**page_headers(self.settings.url, location), "Location": location},
             cookies=self.cookies,
+            media_type=MediaType.TEXT,
         )
