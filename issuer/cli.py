@@ -37,6 +37,7 @@ _SERVER_MODULES = frozenset(
         "alembic",
         "argon2",
         "asyncpg",
+        "jinja2",
         "litestar",
         "msgspec",
         "prometheus_client",
@@ -113,7 +114,7 @@ async def _with_session(settings: Settings, work: Callable[[Any], Awaitable[int]
     from issuer.store.database import Database
 
     _existing_database(settings)
-    database = Database(settings.database_url, pool_size=1)
+    database = Database(settings.database_url, pool_size=1, pooling=settings.database_pooling)
     try:
         async with database.session() as session:
             return await work(session)
@@ -132,7 +133,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     database = _existing_database(settings, create_dir=args.create_db_dir)
     try:
-        upgrade(settings.database_url)
+        upgrade(settings.database_url, pooling=settings.database_pooling)
     except (DBAPIError, InterfaceError, OSError) as exc:
         raise _database_error(exc) from None
     print(f"database is at the newest revision: {database}")
@@ -451,7 +452,7 @@ async def _with_database(settings: Settings, work: Callable[[Any], Awaitable[int
     from issuer.store.database import Database
 
     _existing_database(settings)
-    database = Database(settings.database_url, pool_size=1)
+    database = Database(settings.database_url, pool_size=1, pooling=settings.database_pooling)
     try:
         return await work(database)
     except (KeyDecryptionError, KeyOperationError) as exc:

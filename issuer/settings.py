@@ -114,6 +114,31 @@ def _database_url(raw: str) -> str:
     )
 
 
+def _database_pooling(env: Mapping[str, str]) -> str:
+    from issuer.store.database import POOLING_MODES
+
+    pooling = env.get("ISSUER_DATABASE_POOLING") or "session"
+    if pooling not in POOLING_MODES:
+        raise ConfigError(
+            f"ISSUER_DATABASE_POOLING must be {' or '.join(POOLING_MODES)}, got {pooling!r}"
+        )
+    return pooling
+
+
+def _listen_url(env: Mapping[str, str]) -> str | None:
+    raw = env.get("ISSUER_DATABASE_LISTEN_URL")
+    if not raw:
+        return None
+    try:
+        url = _database_url(raw)
+    except ConfigError as exc:
+        message = str(exc).replace("ISSUER_DATABASE_URL", "ISSUER_DATABASE_LISTEN_URL")
+        raise ConfigError(message) from None
+    if not url.startswith("postgresql"):
+        raise ConfigError("ISSUER_DATABASE_LISTEN_URL must be a postgresql+asyncpg:// URL")
+    return url
+
+
 def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
     try:
         return parse_networks(env.get("ISSUER_TRUSTED_PROXIES") or "")
@@ -157,6 +182,11 @@ class Settings:
 
     url: str = "http://127.0.0.1:8000"
     database_url: str = "sqlite+aiosqlite:///issuer.db"
+    # "transaction" behind PgBouncer in transaction mode: no named prepared statements.
+    database_pooling: str = "session"
+    # A direct connection (not through a transaction-mode pooler) for LISTEN; by default the
+    # database URL itself unless ISSUER_DATABASE_POOLING=transaction.
+    database_listen_url: str | None = None
     keys_dir: Path = Path("keys")
     kek: bytes | None = field(default=None, repr=False)
     access_token_ttl: int = 900
@@ -211,6 +241,8 @@ class Settings:
             database_url=_database_url(
                 env.get("ISSUER_DATABASE_URL") or "sqlite+aiosqlite:///issuer.db"
             ),
+            database_pooling=_database_pooling(env),
+            database_listen_url=_listen_url(env),
             keys_dir=Path(env.get("ISSUER_KEYS_DIR") or "keys"),
             kek=decode_kek(kek_raw, "ISSUER_KEK") if kek_raw else None,
             access_token_ttl=_int(env, "ISSUER_ACCESS_TOKEN_TTL", 900, minimum=1),

@@ -18,11 +18,16 @@ from issuer.store import audit, clients, users
 from issuer.store.database import Database
 from issuer.store.models import Client
 from tests.oauth.support import store_family
+from tests.pgbouncer import pooling_of
+
+# migrate, users and clients through PgBouncer in transaction mode too.
+pytestmark = pytest.mark.through_pgbouncer
 
 
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> str:
     monkeypatch.setenv("ISSUER_DATABASE_URL", database_url)
+    monkeypatch.setenv("ISSUER_DATABASE_POOLING", pooling_of(database_url))
     monkeypatch.setenv("ISSUER_KEYS_DIR", str(tmp_path / "keys"))
     monkeypatch.delenv("ISSUER_KEK", raising=False)
     monkeypatch.delenv("ISSUER_URL", raising=False)
@@ -50,7 +55,7 @@ def one_line_error(err: str) -> str:
 
 def lookup(database_url: str, coro_factory):  # type: ignore[no-untyped-def]
     async def go():  # type: ignore[no-untyped-def]
-        database = Database(database_url)
+        database = Database(database_url, pooling=pooling_of(database_url))
         try:
             async with database.session() as session:
                 return await coro_factory(session)

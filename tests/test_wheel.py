@@ -82,6 +82,13 @@ def test_the_wheel_ships_the_migrations(wheel: Path) -> None:
     shipped = {Path(name).name for name in names if name.startswith("issuer/migrations/versions/")}
     assert shipped == {path.name for path in (ROOT / "migrations" / "versions").glob("*.py")}
     assert not [name for name in names if "__pycache__" in name]
+    # Templates, the stylesheet, py.typed: every data file of the package.
+    data = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "issuer").rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc")
+    }
+    assert data and data <= set(names), data - set(names)
 
 
 def test_without_the_server_extra_serve_names_it_in_one_line(wheel: Path, tmp_path: Path) -> None:
@@ -127,6 +134,9 @@ def test_the_installed_wheel_migrates_and_serves_elsewhere(
             except httpx.TransportError:
                 time.sleep(0.2)
         assert ready is not None and ready.status_code == 200, ready and ready.text
+        # The login pages' stylesheet comes from the installed package's data files.
+        stylesheet = httpx.get(f"http://127.0.0.1:{port}/oauth/static/issuer.css", timeout=5)
+        assert stylesheet.status_code == 200
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0].decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from issuer.clock import Clock
@@ -34,6 +35,7 @@ class KeyRingHolder:
         self._decrypted: dict[str, KeyMaterial] = {}
         self._ring: KeyRing | None = None
         self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
 
     @property
     def kek(self) -> bytes:
@@ -83,10 +85,18 @@ class KeyRingHolder:
             self._ring = ring
             return ring
 
+    def changed(self) -> None:
+        """The stored keys changed (a notification): reload now rather than at the next poll.
+        Several changes before the reload starts cost one reload."""
+        self._changed.set()
+
     async def poll_forever(self) -> None:
-        """Reload every ISSUER_RING_REFRESH_SECONDS; a failed reload keeps the last ring."""
+        """Reload every ISSUER_RING_REFRESH_SECONDS, or at once when `changed()`; a failed
+        reload keeps the last ring."""
         while True:
-            await asyncio.sleep(self._settings.ring_refresh_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), self._settings.ring_refresh_seconds)
+            self._changed.clear()
             try:
                 await (self.refresh() if self.loaded else self.start())
             except Exception as exc:

@@ -30,10 +30,11 @@ def _migrations_dir() -> Path:
 MIGRATIONS_DIR = _migrations_dir()
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, *, pooling: str = "session") -> Config:
     config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["database_url"] = database_url
+    config.attributes["database_pooling"] = pooling
     return config
 
 
@@ -54,7 +55,7 @@ def _sqlite_file_lock(database_url: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def upgrade(database_url: str) -> None:
+def upgrade(database_url: str, *, pooling: str = "session") -> None:
     """Bring the schema to the newest revision; a no-op when it is already there."""
     with _sqlite_file_lock(database_url):
-        command.upgrade(alembic_config(database_url), "head")
+        command.upgrade(alembic_config(database_url, pooling=pooling), "head")

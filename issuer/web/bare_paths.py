@@ -16,6 +16,7 @@ from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from issuer.jose.algs import SIGNING_ALGS
+from issuer.oauth.grants import GRANT_TYPES
 from issuer.web.discovery import (
     INTROSPECTION_PATH,
     OAUTH_METADATA_PATH,
@@ -83,8 +84,11 @@ _TOKEN_FORM = _form(
     {
         "grant_type": {
             "type": "string",
-            "enum": ["client_credentials", "password", "refresh_token"],
+            "enum": sorted(GRANT_TYPES),
         },
+        "code": {"type": "string", "description": "authorization_code grant"},
+        "redirect_uri": {"type": "string", "description": "authorization_code grant"},
+        "code_verifier": {"type": "string", "description": "authorization_code grant (PKCE)"},
         "scope": {"type": "string", "description": "space-separated"},
         "resource": {"type": "string", "description": "RFC 8707 audience"},
         "audience": {"type": "string"},
@@ -103,6 +107,7 @@ _TOKEN_RESPONSE = {
         "token_type": {"type": "string", "enum": ["Bearer"]},
         "expires_in": {"type": "integer"},
         "refresh_token": {"type": "string"},
+        "id_token": {"type": "string", "description": "authorization_code with scope openid"},
         "scope": {"type": "string"},
     },
 }

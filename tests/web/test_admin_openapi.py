@@ -116,7 +116,11 @@ async def test_bodies_refusing_unknown_fields_are_declared_closed(client: Client
         assert schemas[name]["additionalProperties"] is False, name
     assert "additionalProperties" not in schemas["ClientOut"]  # answers may grow
     # A body taken as `X | None = None` may be left out.
-    for path in ("/admin/keys/rotate", "/admin/clients/{client_id}/rotate-secret"):
+    for path in (
+        "/admin/keys/rotate",
+        "/admin/clients/{client_id}/rotate-secret",
+        "/admin/users/{user_id}/revoke-consents",
+    ):
         assert document["paths"][path]["post"]["requestBody"]["required"] is False, path
 
 
