@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -22,9 +23,11 @@ from issuer.web import discovery, health, introspection, jwks, revocation, token
 from issuer.web import metrics as metrics_routes
 from issuer.web.admin import admin_router
 from issuer.web.deps import DEPENDENCIES
-from issuer.web.errors import EXCEPTION_HANDLERS
+from issuer.web.errors import EXCEPTION_HANDLERS, http_error_response
 from issuer.web.jwks import JWKS_PATH
 from issuer.web.metrics import observe_request
+from issuer.web.pages import TEMPLATE_CONFIG, pages_router
+from issuer.web.pages.errors import or_page
 from issuer.web.responses import security_headers
 
 __all__ = ["PROTOCOL_ROUTES", "ROOT_ROUTES", "IssuerApp", "create_app", "create_app_from_env"]
@@ -40,6 +43,7 @@ PROTOCOL_ROUTES: list[ControllerRouterHandler] = [
     *introspection.ROUTES,
     *userinfo.ROUTES,
     admin_router,
+    pages_router,
 ]
 
 # Per-process operational routes: always at the root, whatever ISSUER_URL's path is.
@@ -90,10 +94,15 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
         # The one place the runtime is stored; web code reads it through issuer.web.deps.
         state=State({"runtime": runtime}),
         dependencies=DEPENDENCIES,
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers={
+            **EXCEPTION_HANDLERS,  # type: ignore[dict-item]
+            # Routing's 404 and 405: an HTML page on a page's path.
+            HTTPException: or_page(http_error_response),
+        },
         lifespan=[lifespan],
         middleware=[metrics_routes.latency_middleware],
         request_max_body_size=settings.max_body_bytes,
+        template_config=TEMPLATE_CONFIG,
         # Litestar routes; the bare-ASGI paths and the error handlers add the same headers.
         response_headers=security_headers(settings.url),
         openapi_config=OpenAPIConfig(

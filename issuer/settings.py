@@ -111,6 +111,13 @@ def _metrics_token(env: Mapping[str, str]) -> str | None:
     return token
 
 
+def _display_name(env: Mapping[str, str]) -> str:
+    name = (env.get("ISSUER_DISPLAY_NAME") or "").strip() or "issuer"
+    if len(name) > 100 or not name.isprintable():
+        raise ConfigError("ISSUER_DISPLAY_NAME must be at most 100 printable characters")
+    return name
+
+
 def decode_kek(raw: str, source: str) -> bytes:
     """Decode a base64url key-encryption key; it must be exactly 32 bytes (AES-256)."""
     text = raw.strip()
@@ -151,6 +158,9 @@ class Settings:
     # When set, /metrics answers only a request bearing it (Authorization: Bearer …).
     metrics_token: str | None = field(default=None, repr=False)
     max_body_bytes: int = 16_384
+    # The hosted login pages: how long a browser session (SSO) lasts, and the name they show.
+    session_lifetime: int = 86_400
+    display_name: str = "issuer"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -194,11 +204,17 @@ class Settings:
             login_window_seconds=_int(env, "ISSUER_LOGIN_WINDOW_SECONDS", 300, minimum=1),
             trusted_proxies=_trusted_proxies(env),
             metrics_token=_metrics_token(env),
+            session_lifetime=_int(env, "ISSUER_SESSION_LIFETIME", 86_400, minimum=60),
+            display_name=_display_name(env),
         )
 
     @property
     def kek_path(self) -> Path:
         return self.keys_dir / "kek"
+
+    @property
+    def is_https(self) -> bool:
+        return self.url.startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:

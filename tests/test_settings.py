@@ -53,3 +53,27 @@ def test_https_issuer_with_path_prefix_is_kept_without_trailing_slash() -> None:
 def test_loopback_issuer_may_be_plain_http() -> None:
     assert Settings.from_env({"ISSUER_URL": "http://localhost:9000"}).url == "http://localhost:9000"
     assert Settings.from_env({"ISSUER_URL": "http://[::1]:9000"}).url == "http://[::1]:9000"
+
+
+def test_login_page_settings_default_and_parse() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.session_lifetime, defaults.display_name) == (86_400, "issuer")
+    settings = Settings.from_env(
+        {"ISSUER_SESSION_LIFETIME": "3600", "ISSUER_DISPLAY_NAME": "  Example Login  "}
+    )
+    assert (settings.session_lifetime, settings.display_name) == (3600, "Example Login")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ISSUER_SESSION_LIFETIME", "a day", "whole number"),
+        ("ISSUER_SESSION_LIFETIME", "59", "at least 60"),
+        ("ISSUER_DISPLAY_NAME", "x" * 101, "at most 100 printable"),
+        ("ISSUER_DISPLAY_NAME", "two\nlines", "at most 100 printable"),
+    ],
+)
+def test_bad_login_page_settings_name_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+        Settings.from_env({name: value})
+    assert name in str(caught.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import os
 import secrets
 import stat
@@ -10,7 +11,13 @@ from pathlib import Path
 
 from issuer.settings import ConfigError, Settings, decode_kek
 
-__all__ = ["load_kek"]
+__all__ = ["derive_key", "load_kek"]
+
+
+def derive_key(kek: bytes, purpose: bytes) -> bytes:
+    """A 32-byte key for one use only, derived from the KEK (HMAC-SHA256 of the purpose): a key
+    leaked from one use opens neither the stored private keys nor any other use."""
+    return hmac.digest(kek, purpose, "sha256")
 
 
 def load_kek(settings: Settings, *, create: bool = True) -> bytes:

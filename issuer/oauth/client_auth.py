@@ -54,6 +54,17 @@ class ClientInfo:
     previous_secret_digest: bytes | None = None
     previous_secret_expires_at: datetime | None = None
     introspect_any: bool = False
+    # The login (authorization code flow): see `issuer.oauth.authorization`.
+    name: str | None = None
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    consent_required: bool = False
+    id_token_alg: str = "RS256"  # noqa: S105 (an alg, not a secret)
+
+    @property
+    def display_name(self) -> str:
+        """What the hosted pages call the client: its name, else its id."""
+        return self.name or self.client_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,13 @@ parameters MUST NOT be included more than once, so we parse the body ourselves a
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from types import MappingProxyType
 from urllib.parse import parse_qsl
 
 from issuer.errors import InvalidRequest
 
-__all__ = ["FORM_MEDIA_TYPE", "Form", "parse_form", "refuse_nul"]
+__all__ = ["FORM_MEDIA_TYPE", "Form", "parse_form", "parse_query", "refuse_nul"]
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 MAX_FIELDS = 64
@@ -51,6 +52,11 @@ class Form:
     def names(self) -> Collection[str]:
         return self._fields.keys()
 
+    def fields(self) -> Mapping[str, list[str]]:
+        """Every name with every value it was sent with, repeats included, for a check that
+        tells a repeated parameter from a missing one itself (the authorization endpoint)."""
+        return MappingProxyType(self._fields)
+
 
 def parse_form(body: bytes, content_type: str | None) -> Form:
     """Parse an `application/x-www-form-urlencoded` UTF-8 body or raise `InvalidRequest`."""
@@ -63,6 +69,19 @@ def parse_form(body: bytes, content_type: str | None) -> Form:
         raise InvalidRequest("the request body must be UTF-8")
     try:
         text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest("the request body is not valid form encoding") from None
+    return _parse(text, "the request body is not valid form encoding")
+
+
+def parse_query(query: str) -> Form:
+    """The parameters of a URL's query (RFC 6749 §3.1: a GET to the authorization endpoint),
+    as strictly as a form body."""
+    return _parse(query, "the query is not valid URL encoding")
+
+
+def _parse(text: str, malformed: str) -> Form:
+    try:
         pairs = parse_qsl(
             text,
             keep_blank_values=True,
@@ -72,7 +91,7 @@ def parse_form(body: bytes, content_type: str | None) -> Form:
             max_num_fields=MAX_FIELDS,
         )
     except (UnicodeDecodeError, ValueError):
-        raise InvalidRequest("the request body is not valid form encoding") from None
+        raise InvalidRequest(malformed) from None
     fields: dict[str, list[str]] = {}
     for name, value in pairs:
         refuse_nul(name, value)

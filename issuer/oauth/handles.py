@@ -15,6 +15,8 @@ import hashlib
 import hmac
 import secrets
 
+from issuer.keyring.kek import derive_key
+
 __all__ = ["PREFIX", "digest", "new_refresh_token", "parse", "successor", "successor_key"]
 
 PREFIX = "rt_"
@@ -48,7 +50,7 @@ def parse(token: str) -> str | None:
 
 def successor_key(kek: bytes) -> bytes:
     """The server key successors are derived under, derived from the KEK for this use only."""
-    return hmac.digest(kek, b"issuer refresh-token successor v1", "sha256")
+    return derive_key(kek, b"issuer refresh-token successor v1")
 
 
 def successor(key: bytes, token: str) -> str:

@@ -86,6 +86,11 @@ class AuthorizationServer:
             previous_secret_digest=row.previous_secret_digest,
             previous_secret_expires_at=row.previous_secret_expires_at,
             introspect_any=row.introspect_any,
+            name=row.name,
+            redirect_uris=tuple(row.redirect_uris or ()),
+            post_logout_redirect_uris=tuple(row.post_logout_redirect_uris or ()),
+            consent_required=row.consent_required,
+            id_token_alg=row.id_token_alg,
         )
 
     async def authenticate_client(self, form: Form, authorization: str | None) -> ClientInfo:

@@ -43,6 +43,7 @@ __all__ = [
     "Refusal",
     "Refused",
     "Rotated",
+    "add_login",
     "count_live_for_client",
     "find_token",
     "granted",
@@ -52,6 +53,7 @@ __all__ = [
     "purge_expired",
     "revoke",
     "revoke_for_client",
+    "revoke_for_session",
     "revoke_for_user",
     "rotate",
     "settle_failed_rotation",
@@ -231,22 +233,53 @@ async def start_login(
         )
         return
     async with database.session() as session:
-        await session.execute(
-            insert(RefreshFamily).values(
-                id=family_id,
-                user_id=user_id,
-                client_id=client_id,
-                scope=scope,
-                audience=audience,
-                created_at=now,
-                expires_at=family_expires_at,
-            )
+        await add_login(
+            session,
+            family_id=family_id,
+            user_id=user_id,
+            client_id=client_id,
+            scope=scope,
+            audience=audience,
+            now=now,
+            family_expires_at=family_expires_at,
+            jti=jti,
+            expires_at=expires_at,
         )
-        await session.execute(
-            insert(RefreshToken).values(
-                jti=jti, family_id=family_id, scope=scope, issued_at=now, expires_at=expires_at
-            )
+
+
+async def add_login(
+    session: AsyncSession,
+    *,
+    family_id: str,
+    user_id: str,
+    client_id: str,
+    scope: str,
+    audience: str,
+    now: datetime,
+    family_expires_at: datetime,
+    jti: str,
+    expires_at: datetime,
+    session_id: str | None = None,
+) -> None:
+    """`start_login` inside the caller's transaction (a code exchange consumes its code in
+    the same one); `session_id` is the browser session the login happened in."""
+    await session.execute(
+        insert(RefreshFamily).values(
+            id=family_id,
+            user_id=user_id,
+            client_id=client_id,
+            scope=scope,
+            audience=audience,
+            created_at=now,
+            expires_at=family_expires_at,
+            session_id=session_id,
         )
+    )
+    await session.execute(
+        insert(RefreshToken).values(
+            jti=jti, family_id=family_id, scope=scope, issued_at=now, expires_at=expires_at
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,6 +505,15 @@ async def revoke_for_client(
     """End every live family of a client (client disabled or deleted); their ids."""
     return await _revoke_every(
         session, RefreshFamily.client_id == client_id, reason=reason, now=now
+    )
+
+
+async def revoke_for_session(
+    session: AsyncSession, session_id: str, *, reason: str, now: datetime
+) -> list[str]:
+    """End every live family started in a browser session (logout); their ids."""
+    return await _revoke_every(
+        session, RefreshFamily.session_id == session_id, reason=reason, now=now
     )
 
 

@@ -26,8 +26,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "AuditEvent",
+    "AuthorizationCode",
     "Base",
+    "BrowserSession",
     "Client",
+    "Consent",
     "JobLease",
     "LoginAttempt",
     "RefreshFamily",
@@ -109,6 +112,17 @@ class Client(Base):
     # RFC 7662 §4: may introspect access tokens for any audience (a gateway), not only its own.
     introspect_any: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+    # The login (issue 12): the name on the consent page, the redirect URIs (exact strings),
+    # whether the user is asked (a third-party client), the ID token's signing alg.
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    redirect_uris: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    consent_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    id_token_alg: Mapped[str] = mapped_column(String(16), default="RS256", server_default="RS256")
 
 
 class SigningKey(Base):
@@ -165,6 +179,9 @@ class RefreshFamily(Base):
     expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The browser session the family started in (a code login): logout ends it. No foreign
+    # key: a family outlives its session's row.
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class RefreshToken(Base):
@@ -236,3 +253,57 @@ class LoginAttempt(Base):
     failures: Mapped[int] = mapped_column(Integer)
     pending: Mapped[int] = mapped_column(Integer)
     window_ends_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
+class BrowserSession(Base):
+    """A user's SSO session in one browser (`issuer_session` cookie). `id` is the SHA-256
+    digest (hex) of the cookie value, which is never stored."""
+
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    auth_time: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(Timestamp)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class AuthorizationCode(Base):
+    """An authorization code (RFC 6749 §4.1.2), known by its SHA-256 digest (hex), with what
+    it is bound to; `used_at` marks its one use, and `family_id` / `access_token_jti` what
+    that use issued (revoked if the code comes back)."""
+
+    __tablename__ = "authorization_codes"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(String(64))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[str | None] = mapped_column(Text, nullable=True)
+    scope: Mapped[str] = mapped_column(Text)
+    resource: Mapped[str | None] = mapped_column(Text, nullable=True)
+    auth_time: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    family_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    access_token_jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class Consent(Base):
+    """The scopes a user granted a client (space-separated), asked once per new scope."""
+
+    __tablename__ = "consents"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True
+    )
+    scope: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[datetime] = mapped_column(Timestamp)

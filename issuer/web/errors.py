@@ -23,6 +23,7 @@ from issuer.web.responses import (
 __all__ = [
     "DATABASE_UNAVAILABLE",
     "EXCEPTION_HANDLERS",
+    "database_unavailable",
     "oauth_error_bytes",
     "oauth_error_headers",
     "oauth_error_response",
@@ -154,11 +155,20 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+def database_unavailable(exc: Exception) -> bool:
+    """The database went away (rather than a statement failing): the answer is a 503."""
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc.orig, DATABASE_UNAVAILABLE)
+    )
+
+
 def database_error_response(
     request: Request[Any, Any, Any], exc: DBAPIError
 ) -> Response[dict[str, str]]:
     """Other driver errors: 503 if the connection was lost with them, else a bug (500)."""
-    if exc.connection_invalidated or isinstance(exc.orig, DATABASE_UNAVAILABLE):
+    if database_unavailable(exc):
         return database_unavailable_response(request, exc)
     return unexpected_error_response(request, exc)
 

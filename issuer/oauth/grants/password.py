@@ -10,17 +10,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from issuer.accounts.passwords import hash_password, verify_password
-from issuer.errors import InvalidGrant, InvalidRequest, SlowDown, UnauthorizedClient
-from issuer.metrics import LOGIN_FAILURES, TOKENS_ISSUED
+from issuer.errors import UnauthorizedClient
+from issuer.metrics import TOKENS_ISSUED
 from issuer.oauth import handles
 from issuer.oauth.grants.base import Grant, TokenRequest, resolve_audience, resolve_scope
+from issuer.oauth.login import authenticate_user
 from issuer.oauth.minting import token_response
-from issuer.store import families, users
+from issuer.store import families
 
 __all__ = ["PasswordGrant"]
-
-MAX_PASSWORD_CHARS = 1024
 
 
 class PasswordGrant(Grant):
@@ -31,14 +29,14 @@ class PasswordGrant(Grant):
         # RFC 9700 §2.4: kept only for first-party *confidential* clients.
         if client.public:
             raise UnauthorizedClient("a public client cannot use the password grant")
-        email = form.require("username").strip().lower()
+        email = form.require("username")
         password = form.require("password")
-        if len(password) > MAX_PASSWORD_CHARS:
-            raise InvalidRequest("the password is too long")
         scope = resolve_scope(form.get("scope"), client.scopes)
         audience = resolve_audience(form, client)
         self.server.minter.ensure_signer(client)
-        user = await self.authenticate_user(email, password, request)
+        user = await authenticate_user(
+            self.server, email, password, address=request.address, now=request.now
+        )
 
         now = request.now
         family_id, refresh = str(uuid.uuid4()), self.server.minter.new_refresh_token()
@@ -69,39 +67,3 @@ class PasswordGrant(Grant):
         )
         TOKENS_ISSUED.labels(grant_type=self.GRANT_TYPE).inc()
         return token_response(access, refresh)
-
-    async def authenticate_user(
-        self, email: str, password: str, request: TokenRequest
-    ) -> users.LoginUser:
-        """The user if the password matches; throttled per account and per address."""
-        throttle = self.server.throttle
-        # Reserve the attempt before the password is checked: concurrent guesses must not
-        # all pass a check that only the failures recorded after them could fail.
-        reservation = await throttle.reserve(email, request.address, now=request.now)
-        if reservation.retry_after is not None:
-            LOGIN_FAILURES.labels(reason="throttled").inc()
-            raise SlowDown(
-                "too many failed logins; try again later", retry_after=reservation.retry_after
-            )
-        try:
-            user = await users.login_user(self.server.database, email)
-            # An unknown e-mail still pays for one Argon2 verification (against a dummy hash).
-            check = await verify_password(user.password_hash if user else None, password)
-        except Exception:
-            await throttle.failed(reservation)  # no verdict, but no attempt taken back either
-            raise
-        if user is None or not check.ok:
-            await throttle.failed(reservation)
-            # One label for both: a metric must not tell which accounts exist.
-            LOGIN_FAILURES.labels(reason="invalid_credentials").inc()
-            raise InvalidGrant("invalid username or password")
-        await throttle.succeeded(reservation)
-        if user.disabled:
-            LOGIN_FAILURES.labels(reason="disabled").inc()
-            # The same answer as a wrong password: it must not confirm the password was right.
-            raise InvalidGrant("invalid username or password", debug="the user is disabled")
-        if check.needs_rehash:
-            new_hash = await hash_password(password)
-            async with self.server.database.session() as session:
-                await users.set_hash(session, user.id, new_hash)
-        return user

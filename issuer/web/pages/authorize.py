@@ -1,0 +1,184 @@
+"""The authorization endpoint and the pages it leads to (OpenID Connect Core §3.1.2):
+
+    GET|POST /oauth/authorize → a code at once (a session, consent given), or
+    the login page  → POST /oauth/login   → a code, or
+    the consent page → POST /oauth/consent → a code, or access_denied.
+
+The protocol rules are `issuer.oauth.authorization`'s; this module only parses, renders and
+redirects. The request travels between the pages sealed (`Page.seal`) and is validated
+again on every submit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, post, route
+
+from issuer.errors import InvalidGrant, InvalidRequest, SlowDown
+from issuer.oauth.authorization import (
+    AuthorizationRequest,
+    ConsentNeeded,
+    LoginNeeded,
+    Redirect,
+    decide,
+    deny,
+    issue_code,
+    remember_consent,
+    validate,
+)
+from issuer.oauth.login import authenticate_user
+from issuer.store import users
+from issuer.store.browser_sessions import BrowserSession
+from issuer.web.deps import RuntimeDep
+from issuer.web.pages.page import (
+    AUTHORIZE_PATH,
+    CONSENT_PATH,
+    LOGIN_PATH,
+    Page,
+    PageError,
+)
+from issuer.web.pages.sessions import current_session, log_in
+
+__all__ = ["ROUTES", "authorize", "consent", "login"]
+
+# The one answer to a failed login: it must not tell an unknown e-mail from a wrong password.
+LOGIN_FAILED = "The e-mail address or password is not correct."
+
+# OpenID Connect Core §5.4 and §11 scopes, in the words the consent page uses.
+SCOPE_WORDS = {
+    "openid": "Know who you are on this site (your account identifier)",
+    "profile": "See your basic profile",
+    "email": "See your e-mail address",
+    "offline_access": "Stay signed in to it while you are away",
+}
+
+
+def scope_in_words(scope: str) -> str:
+    return SCOPE_WORDS.get(scope, f"Use the permission “{scope}”")
+
+
+@route(AUTHORIZE_PATH, http_method=["GET", "POST"], include_in_schema=False)
+async def authorize(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Response[Any]:
+    """RFC 6749 §4.1.1; OpenID Connect Core §3.1.2.1: GET and POST MUST both be supported."""
+    page = Page(request, runtime)
+    params = await page.params()
+    authorization = await validate(runtime.server, params)
+    return await answer(page, authorization, await current_session(page))
+
+
+@post(LOGIN_PATH, include_in_schema=False, status_code=200)
+async def login(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Response[Any]:
+    """The login form: the same credential check and throttle as the password grant."""
+    page = Page(request, runtime)
+    form = await page.form()
+    page.check_csrf(form)
+    authorization = await validate(runtime.server, page.unseal("authorize", form))
+    email, password = form.get("email") or "", form.get("password") or ""
+    if not email or not password:
+        return await login_page(page, authorization, status=400, email=email, error=LOGIN_FAILED)
+    try:
+        user = await authenticate_user(
+            runtime.server, email, password, address=page.address, now=page.now
+        )
+    except SlowDown as exc:
+        return await login_page(
+            page,
+            authorization,
+            status=429,
+            email=email,
+            error="Too many failed sign-in attempts. Wait a few minutes, then try again.",
+            headers=exc.headers,
+        )
+    except (InvalidGrant, InvalidRequest):
+        return await login_page(page, authorization, status=400, email=email, error=LOGIN_FAILED)
+    browser_session = await log_in(page, user.id, await current_session(page))
+    return await answer(page, authorization, browser_session, fresh_login=True)
+
+
+@post(CONSENT_PATH, include_in_schema=False, status_code=200)
+async def consent(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Response[Any]:
+    """The consent form: allow (remembered for the user and client) or deny."""
+    page = Page(request, runtime)
+    form = await page.form()
+    page.check_csrf(form)
+    browser_session = await current_session(page)
+    if browser_session is None:
+        raise PageError(
+            400,
+            "You are no longer signed in",
+            "Your sign-in ended while this page was open. Go back to the application and "
+            "sign in again.",
+            debug="consent posted without a live browser session",
+        )
+    # Sealed for this session only, and only once its login checks had passed: a consent
+    # form cannot stand in for a login that prompt=login or max_age asked for.
+    authorization = await validate(
+        runtime.server, page.unseal(_consent_purpose(browser_session), form)
+    )
+    decision = form.get("decision")
+    server = runtime.server
+    if decision == "allow":
+        await remember_consent(server, authorization, browser_session.user_id)
+        return page.redirect(await issue_code(server, authorization, browser_session, now=page.now))
+    if decision == "deny":
+        return page.redirect(await deny(server, authorization))
+    raise PageError(400, "The request is not valid", "Choose Allow or Deny.")
+
+
+async def answer(
+    page: Page,
+    authorization: AuthorizationRequest,
+    browser_session: BrowserSession | None,
+    *,
+    fresh_login: bool = False,
+) -> Response[Any]:
+    """What the request needs next: a login, a consent, or the redirect back."""
+    decision = await decide(
+        page.runtime.server, authorization, browser_session, now=page.now, fresh_login=fresh_login
+    )
+    if isinstance(decision, Redirect):
+        return page.redirect(decision.location)
+    if isinstance(decision, LoginNeeded) or browser_session is None:
+        return await login_page(page, authorization)
+    assert isinstance(decision, ConsentNeeded)
+    async with page.runtime.database.session() as session:
+        user = await users.by_id(session, browser_session.user_id)
+    return page.render(
+        "consent.html",
+        redirect_target=authorization.redirect_uri,
+        pending=page.seal(_consent_purpose(browser_session), authorization.to_params()),
+        client_name=decision.client_name,
+        email=user.email if user else "",
+        scopes=[scope_in_words(scope) for scope in decision.scopes],
+    )
+
+
+async def login_page(
+    page: Page,
+    authorization: AuthorizationRequest,
+    *,
+    status: int = 200,
+    email: str | None = None,
+    error: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    """The login form, prefilled with what was typed or the client's `login_hint`."""
+    client = await page.runtime.server.clients.get(authorization.client_id)
+    return page.render(
+        "login.html",
+        status=status,
+        headers=headers,
+        redirect_target=authorization.redirect_uri,
+        pending=page.seal("authorize", authorization.to_params()),
+        client_name=client.display_name if client else "",
+        email=email if email is not None else authorization.login_hint or "",
+        error=error,
+    )
+
+
+def _consent_purpose(browser_session: BrowserSession) -> str:
+    return f"consent {browser_session.id}"
+
+
+ROUTES = [authorize, login, consent]

@@ -1,0 +1,250 @@
+"""The login's stores on both databases: browser sessions, consents, authorization codes,
+and the refresh families a browser session started."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from issuer.accounts.users import create_user
+from issuer.store import authorization_codes, browser_sessions, consents, families, users
+from issuer.store.database import Database
+from issuer.store.models import BrowserSession as BrowserSessionRow
+from tests.oauth.login_support import add_login_client
+from tests.oauth.support import family_is_live
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+DAY = 86_400
+
+
+async def a_user(database: Database, email: str = "u@example.com") -> str:
+    async with database.session() as session:
+        user = await create_user(session, email=email, password="password1", now=NOW, actor="t")
+    return user.id
+
+
+async def start(database: Database, user_id: str, *, now: datetime = NOW, lifetime: int = DAY):
+    async with database.session() as session:
+        return await browser_sessions.start(session, user_id=user_id, now=now, lifetime=lifetime)
+
+
+async def find(database: Database, cookie: str, *, now: datetime = NOW):
+    async with database.session() as session:
+        return await browser_sessions.find(session, cookie, now=now)
+
+
+async def test_a_browser_session_is_known_by_the_digest_of_its_cookie(database: Database) -> None:
+    user_id = await a_user(database)
+    cookie, started = await start(database, user_id)
+    assert len(cookie) == 43  # 256 bits, base64url
+    assert started.id == hashlib.sha256(cookie.encode()).hexdigest()
+    async with database.session() as session:
+        stored = list(await session.scalars(select(BrowserSessionRow.id)))
+    assert stored == [started.id] and cookie not in stored
+    found = await find(database, cookie, now=NOW + timedelta(hours=1))
+    assert found == started
+    assert (found.user_id, found.auth_time, found.expires_at) == (
+        user_id,
+        NOW,
+        NOW + timedelta(seconds=DAY),
+    )
+
+
+async def test_unknown_expired_ended_or_disabled_sessions_are_not_found(
+    database: Database,
+) -> None:
+    user_id = await a_user(database)
+    cookie, started = await start(database, user_id, lifetime=60)
+    assert await find(database, "not-a-cookie") is None
+    assert await find(database, "") is None
+    assert await find(database, cookie, now=NOW + timedelta(seconds=60)) is None
+    async with database.session() as session:
+        await users.set_disabled(session, user_id, True)
+    assert await find(database, cookie) is None
+    async with database.session() as session:
+        await users.set_disabled(session, user_id, False)
+    assert await find(database, cookie) == started
+    async with database.session() as session:
+        assert await browser_sessions.end(session, started.id, now=NOW) == 0
+    assert await find(database, cookie) is None
+
+
+async def login_family(
+    database: Database, family_id: str, user_id: str, session_id: str | None
+) -> None:
+    async with database.session() as session:
+        await families.add_login(
+            session,
+            family_id=family_id,
+            user_id=user_id,
+            client_id="spa",
+            scope="openid",
+            audience="api",
+            now=NOW,
+            family_expires_at=NOW + timedelta(days=30),
+            jti=f"{family_id}-t1",
+            expires_at=NOW + timedelta(days=30),
+            session_id=session_id,
+        )
+
+
+async def test_ending_a_session_revokes_the_families_started_in_it_only(
+    database: Database,
+) -> None:
+    user_id = await a_user(database)
+    await add_login_client(database, NOW)
+    _, here = await start(database, user_id)
+    _, elsewhere = await start(database, user_id)
+    await login_family(database, "in-here", user_id, here.id)
+    await login_family(database, "in-elsewhere", user_id, elsewhere.id)
+    await login_family(database, "password-login", user_id, None)
+    async with database.session() as session:
+        assert await browser_sessions.end(session, here.id, now=NOW) == 1
+        assert await browser_sessions.end(session, here.id, now=NOW) == 0  # idempotent
+    async with database.session() as session:
+        live = {
+            family: await family_is_live(session, family, now=NOW)
+            for family in ("in-here", "in-elsewhere", "password-login")
+        }
+        ended = await families.find_token(session, "in-here-t1")
+    assert live == {"in-here": False, "in-elsewhere": True, "password-login": True}
+    assert ended is not None and ended[1].revoked_reason == "logout"
+
+
+async def test_ending_a_users_sessions_leaves_other_users_alone(database: Database) -> None:
+    ada, bob = await a_user(database), await a_user(database, "bob@example.com")
+    first, _ = await start(database, ada)
+    second, _ = await start(database, ada)
+    bobs, _ = await start(database, bob)
+    async with database.session() as session:
+        assert await browser_sessions.end_for_user(session, ada, now=NOW) == 2
+        assert await browser_sessions.end_for_user(session, ada, now=NOW) == 0
+    assert await find(database, first) is None and await find(database, second) is None
+    assert await find(database, bobs) is not None
+
+
+async def test_expired_sessions_are_purged(database: Database) -> None:
+    user_id = await a_user(database)
+    await start(database, user_id, lifetime=60)
+    kept, _ = await start(database, user_id, lifetime=DAY)
+    async with database.session() as session:
+        assert await browser_sessions.purge_expired(session, now=NOW + timedelta(seconds=60)) == 1
+    assert await find(database, kept) is not None
+
+
+async def test_consents_add_up_per_user_and_client_and_are_revoked(database: Database) -> None:
+    ada, bob = await a_user(database), await a_user(database, "bob@example.com")
+    await add_login_client(database, NOW, "spa")
+    await add_login_client(database, NOW, "crm")
+    async with database.session() as session:
+        assert await consents.granted(session, ada, "spa") == frozenset()
+        await consents.remember(session, ada, "spa", ["openid", "read"], now=NOW)
+        every = await consents.remember(session, ada, "spa", ["email", "read"], now=NOW)
+        await consents.remember(session, ada, "crm", ["openid"], now=NOW)
+        await consents.remember(session, bob, "spa", ["openid"], now=NOW)
+    assert every == {"openid", "read", "email"}
+    async with database.session() as session:
+        assert await consents.granted(session, ada, "spa") == every
+        assert await consents.granted(session, ada, "crm") == {"openid"}
+        assert await consents.revoke(session, ada, "spa") == 1
+        assert await consents.granted(session, ada, "spa") == frozenset()
+        assert await consents.granted(session, ada, "crm") == {"openid"}
+        assert await consents.revoke(session, ada) == 1
+        assert await consents.revoke(session, ada) == 0
+        assert await consents.granted(session, bob, "spa") == {"openid"}
+
+
+async def test_two_first_consents_at_once_both_count(database: Database) -> None:
+    ada = await a_user(database)
+    await add_login_client(database, NOW)
+
+    async def grant(scope: str) -> None:
+        async with database.session() as session:
+            await consents.remember(session, ada, "spa", [scope], now=NOW)
+
+    await asyncio.gather(grant("openid"), grant("email"))
+    async with database.session() as session:
+        assert await consents.granted(session, ada, "spa") == {"openid", "email"}
+
+
+async def a_code(database: Database, user_id: str, digest: str = "d1") -> None:
+    async with database.session() as session:
+        await authorization_codes.store(
+            session,
+            digest=digest,
+            client_id="spa",
+            user_id=user_id,
+            session_id="s1",
+            redirect_uri="https://app.example.com/callback",
+            code_challenge="c" * 43,
+            nonce="n",
+            scope="openid",
+            resource=None,
+            auth_time=NOW,
+            expires_at=NOW + timedelta(seconds=60),
+        )
+
+
+async def consume(database: Database, digest: str = "d1", **kw: object) -> bool:
+    values: dict[str, object] = {
+        "client_id": "spa",
+        "now": NOW,
+        "family_id": "f1",
+        "access_token_jti": "j1",
+        "access_token_expires_at": NOW + timedelta(minutes=15),
+    }
+    values.update(kw)
+    async with database.session() as session:
+        return await authorization_codes.consume(session, digest, **values)  # type: ignore[arg-type]
+
+
+async def test_a_code_is_consumed_once_recording_what_it_issued(database: Database) -> None:
+    user_id = await a_user(database)
+    await add_login_client(database, NOW)
+    await add_login_client(database, NOW, "crm")
+    await a_code(database, user_id)
+    assert not await consume(database, client_id="crm")  # bound to its client
+    assert not await consume(database, now=NOW + timedelta(seconds=60))  # expired
+    assert await consume(database)
+    assert not await consume(database, family_id="f2", access_token_jti="j2")
+    async with database.session() as session:
+        stored = await authorization_codes.find(session, "d1")
+    assert stored is not None and stored.used_at == NOW
+    assert (stored.family_id, stored.access_token_jti) == ("f1", "j1")
+    assert authorization_codes.code_digest("abc") == hashlib.sha256(b"abc").hexdigest()
+
+
+async def test_concurrent_consumes_of_one_code_have_exactly_one_winner(
+    database: Database,
+) -> None:
+    user_id = await a_user(database)
+    await add_login_client(database, NOW)
+    await a_code(database, user_id)
+    results = await asyncio.gather(
+        *(consume(database, family_id=f"f{n}", access_token_jti=f"j{n}") for n in range(8))
+    )
+    assert results.count(True) == 1
+    async with database.session() as session:
+        stored = await authorization_codes.find(session, "d1")
+    assert stored is not None
+    assert stored.family_id == f"f{results.index(True)}"
+
+
+async def test_codes_are_purged_once_nothing_can_replay_them(database: Database) -> None:
+    user_id = await a_user(database)
+    await add_login_client(database, NOW)
+    await a_code(database, user_id, "unused")
+    await a_code(database, user_id, "used")
+    assert await consume(database, "used")
+    after_code = NOW + timedelta(seconds=60)
+    async with database.session() as session:
+        # The used code answers a replay until its access token has expired.
+        assert await authorization_codes.purge_expired(session, now=after_code) == 1
+        assert await authorization_codes.find(session, "unused") is None
+        assert await authorization_codes.find(session, "used") is not None
+        later = NOW + timedelta(minutes=15)
+        assert await authorization_codes.purge_expired(session, now=later) == 1
+        assert await authorization_codes.find(session, "used") is None
