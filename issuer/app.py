@@ -22,6 +22,7 @@ from issuer.settings import Settings
 from issuer.web import discovery, health, introspection, jwks, revocation, token, userinfo
 from issuer.web import metrics as metrics_routes
 from issuer.web.admin import admin_router
+from issuer.web.body_timeout import receive_by_deadline
 from issuer.web.deps import DEPENDENCIES
 from issuer.web.errors import EXCEPTION_HANDLERS, http_error_response
 from issuer.web.jwks import JWKS_PATH
@@ -55,17 +56,22 @@ class IssuerApp(Litestar):
 
     Every resource server polls the JWKS; it is a precomputed body and ETag per key-ring
     version, so the framework would be most of its cost. Its latency is still recorded.
+    Every other request's body must arrive within ISSUER_BODY_READ_TIMEOUT_SECONDS
+    (`issuer.web.body_timeout`).
     """
 
     jwks_path: str = JWKS_PATH
+    body_read_timeout: float = 10.0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == self.jwks_path and scope["method"] == "GET":
-            started = perf_counter()
-            scope["app"] = scope["litestar_app"] = self
-            status = await jwks.serve_jwks(scope, send)
-            observe_request(self.jwks_path, status, perf_counter() - started)
-            return
+        if scope["type"] == "http":
+            if scope["path"] == self.jwks_path and scope["method"] == "GET":
+                started = perf_counter()
+                scope["app"] = scope["litestar_app"] = self
+                status = await jwks.serve_jwks(scope, send)
+                observe_request(self.jwks_path, status, perf_counter() - started)
+                return
+            receive = receive_by_deadline(receive, self.body_read_timeout)
         await super().__call__(scope, receive, send)
 
 
@@ -124,6 +130,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
         debug=False,
     )
     app.jwks_path = prefix + JWKS_PATH
+    app.body_read_timeout = settings.body_read_timeout_seconds
     return app
 
 

@@ -110,6 +110,9 @@ def uvicorn_options(args: argparse.Namespace, settings: Settings) -> dict[str, A
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted,
         "server_header": False,
+        # SIGTERM waits this long for in-flight requests, then cancels them: a stalled
+        # client cannot keep the process alive.
+        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
     }
 
 

@@ -141,7 +141,7 @@ class Settings:
     access_token_ttl: int = 900
     refresh_token_ttl: int = 2_592_000
     family_lifetime: int = 7_776_000
-    refresh_grace_seconds: int = 0
+    refresh_grace_seconds: int = 10
     client_secret_overlap_seconds: int = 0
     default_alg: str = "RS256"
     eddsa_jws_alg: str = "EdDSA"
@@ -153,6 +153,10 @@ class Settings:
     cleanup_interval_seconds: float = 600.0
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    # A request body must arrive within this many seconds of its headers (else 408).
+    body_read_timeout_seconds: int = 10
+    # SIGTERM: in-flight requests get this long to finish before they are cancelled.
+    shutdown_timeout_seconds: int = 10
     # Peers whose X-Forwarded-For is believed (the login throttle's address); none by default.
     trusted_proxies: tuple[str, ...] = ()
     # When set, /metrics answers only a request bearing it (Authorization: Bearer …).
@@ -189,7 +193,7 @@ class Settings:
             access_token_ttl=_int(env, "ISSUER_ACCESS_TOKEN_TTL", 900, minimum=1),
             refresh_token_ttl=_int(env, "ISSUER_REFRESH_TOKEN_TTL", 2_592_000, minimum=1),
             family_lifetime=_int(env, "ISSUER_FAMILY_LIFETIME", 7_776_000, minimum=1),
-            refresh_grace_seconds=_int(env, "ISSUER_REFRESH_GRACE_SECONDS", 0),
+            refresh_grace_seconds=_int(env, "ISSUER_REFRESH_GRACE_SECONDS", 10),
             client_secret_overlap_seconds=_int(env, "ISSUER_CLIENT_SECRET_OVERLAP_SECONDS", 0),
             default_alg=default_alg,
             eddsa_jws_alg=eddsa,
@@ -202,6 +206,8 @@ class Settings:
             ),
             login_max_failures=_int(env, "ISSUER_LOGIN_MAX_FAILURES", 5, minimum=1),
             login_window_seconds=_int(env, "ISSUER_LOGIN_WINDOW_SECONDS", 300, minimum=1),
+            body_read_timeout_seconds=_int(env, "ISSUER_BODY_READ_TIMEOUT_SECONDS", 10, minimum=1),
+            shutdown_timeout_seconds=_int(env, "ISSUER_SHUTDOWN_TIMEOUT_SECONDS", 10),
             trusted_proxies=_trusted_proxies(env),
             metrics_token=_metrics_token(env),
             session_lifetime=_int(env, "ISSUER_SESSION_LIFETIME", 86_400, minimum=60),

@@ -15,7 +15,7 @@ from issuer.cli import build_parser, uvicorn_options
 from issuer.oauth.throttle import CEILING_FACTOR
 from issuer.proxies import client_address
 from issuer.settings import ConfigError, Settings
-from tests.test_race_refresh import wait_ready
+from tests.served import wait_ready
 from tests.test_serve import clean_env, free_port
 
 TRUSTED = ("10.0.0.0/8", "2001:db8::/32")

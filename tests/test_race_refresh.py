@@ -5,9 +5,6 @@ path production takes (`families.rotate`, then `settle_failed_rotation`)."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,7 +25,7 @@ from tests.oauth.support import (
     serving_in_loop,
     stored_family,
 )
-from tests.test_serve import clean_env, free_port
+from tests.served import issuer_serve
 
 TRIALS = 20
 CONCURRENT = 10
@@ -37,7 +34,8 @@ CONCURRENT = 10
 async def test_concurrent_refreshes_have_one_winner_then_the_family_is_revoked(
     database_url: str, tmp_path: Path
 ) -> None:
-    settings = make_settings(database_url, tmp_path / "keys")
+    # Without a grace window (the default one lets the racers share the successor, below).
+    settings = make_settings(database_url, tmp_path / "keys", ISSUER_REFRESH_GRACE_SECONDS=0)
     async with serving_in_loop(settings) as (http, runtime):
         await add_user(runtime.database, runtime)
         secret = await add_client(runtime.database, runtime)
@@ -87,52 +85,24 @@ async def test_with_grace_every_concurrent_refresh_gets_the_same_successor(
 async def test_concurrent_refreshes_against_issuer_serve_with_two_workers(
     database_url: str, tmp_path: Path
 ) -> None:
-    port = free_port()
     settings = make_settings(database_url, tmp_path / "keys")
-    env = clean_env() | {
-        "ISSUER_URL": f"http://127.0.0.1:{port}",
-        "ISSUER_DATABASE_URL": database_url,
-        "ISSUER_KEK": base64.urlsafe_b64encode(settings.kek or b"").rstrip(b"=").decode(),
-        "ISSUER_KEYS_DIR": str(tmp_path / "keys"),
-    }
-    server = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
-        [sys.executable, "-m", "issuer", "serve", "--port", str(port), "--workers", "2"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            await wait_ready(http)
-            database = Database(database_url)
-            try:
-                helpers = cast(Runtime, SimpleNamespace(clock=utcnow, settings=settings))
-                await add_user(database, helpers)
-                secret = await add_client(database, helpers)
-            finally:
-                await database.dispose()
-            for trial in range(10):
-                token = (await login(http, secret)).json()["refresh_token"]
-                responses = await asyncio.gather(
-                    *(refresh(http, secret, token) for _ in range(CONCURRENT))
-                )
-                statuses = Counter(r.status_code for r in responses)
-                assert statuses == {200: 1, 400: CONCURRENT - 1}, (trial, statuses)
-                winner = next(r.json() for r in responses if r.status_code == 200)
-                assert (await refresh(http, secret, winner["refresh_token"])).status_code == 400
-    finally:
-        server.terminate()
-        output = server.communicate(timeout=30)[0].decode()
-    assert "Traceback" not in output, output
-
-
-async def wait_ready(http: httpx.AsyncClient) -> None:
-    for _ in range(150):
+    async with (
+        issuer_serve(settings, tmp_path, workers=2, ISSUER_REFRESH_GRACE_SECONDS=0) as served,
+        httpx.AsyncClient(base_url=served.url, timeout=30) as http,
+    ):
+        database = Database(database_url)
         try:
-            if (await http.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.2)
-    raise AssertionError("issuer serve did not become ready")
+            helpers = cast(Runtime, SimpleNamespace(clock=utcnow, settings=settings))
+            await add_user(database, helpers)
+            secret = await add_client(database, helpers)
+        finally:
+            await database.dispose()
+        for trial in range(10):
+            token = (await login(http, secret)).json()["refresh_token"]
+            responses = await asyncio.gather(
+                *(refresh(http, secret, token) for _ in range(CONCURRENT))
+            )
+            statuses = Counter(r.status_code for r in responses)
+            assert statuses == {200: 1, 400: CONCURRENT - 1}, (trial, statuses)
+            winner = next(r.json() for r in responses if r.status_code == 200)
+            assert (await refresh(http, secret, winner["refresh_token"])).status_code == 400

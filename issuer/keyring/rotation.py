@@ -1,7 +1,8 @@
 """Rotation and revocation: the key lifecycle as compare-and-set steps in one transaction.
 
-`next` → `active` only once the next key has been published for the JWKS max-age plus the
-ring refresh delay (so no verifier with a correctly cached JWKS meets an unknown kid); the
+`next` → `active` only once the next key has been published for the JWKS max-age (at least
+the verifiers' 30 s refetch cool-down) plus the ring refresh delay, so that no verifier,
+caching correctly or not, meets an unknown kid (`publication_delay`); the
 old active key becomes `retired` and stays published until every token it may have signed
 has expired; a fresh `next` is pre-published. `revoked` keys leave the JWKS at once. The
 states and the moves allowed between them are `issuer.keyring.states`.
@@ -36,6 +37,7 @@ from issuer.store.models import SigningKey
 
 __all__ = [
     "UNPUBLISH_MARGIN",
+    "VERIFIER_REFETCH_COOLDOWN",
     "KeyOperationError",
     "Publication",
     "RevocationOutcome",
@@ -52,6 +54,11 @@ log = logging.getLogger("issuer.keyring")
 
 # Past the longest token lifetime: verifiers' leeway for clock skew, with room to spare.
 UNPUBLISH_MARGIN = timedelta(minutes=5)
+
+# The longest a verifier in the field waits after a fetch before it refetches for an unknown
+# kid, ignoring Cache-Control: PyJWT's PyJWKClient (cooldown_duration) and jose's
+# createRemoteJWKSet (cooldownDuration) both default to 30 s (so does issuer.verify).
+VERIFIER_REFETCH_COOLDOWN = timedelta(seconds=30)
 
 
 class KeyOperationError(Exception):
@@ -181,11 +188,16 @@ class RevocationOutcome:
 
 
 def publication_delay(settings: Settings) -> timedelta:
-    """How long a `next` key must be published before it may sign.
+    """How long a `next` key must be published before it may sign: the JWKS max-age or the
+    verifiers' refetch cool-down, whichever is longer, plus the ring refresh delay (every
+    process publishes it by then).
 
-    docs/design.md, "Signing keys".
+    A verifier that last fetched before the key was published either honours max-age (its
+    copy has expired by the time the key signs) or refetches on an unknown kid once its
+    cool-down has passed, whatever Cache-Control said. docs/design.md, "Signing keys".
     """
-    return timedelta(seconds=settings.jwks_max_age + settings.ring_refresh_seconds)
+    held = max(timedelta(seconds=settings.jwks_max_age), VERIFIER_REFETCH_COOLDOWN)
+    return held + timedelta(seconds=settings.ring_refresh_seconds)
 
 
 def _retention(settings: Settings, client_ttl: int) -> timedelta:

@@ -28,15 +28,14 @@ from issuer.metrics import REVOCATIONS
 from issuer.oauth import pkce
 from issuer.oauth.client_auth import ClientInfo
 from issuer.oauth.forms import Form, refuse_nul
-from issuer.oauth.grants.base import resolve_scope, scope_tokens
+from issuer.oauth.grants.base import IDENTITY_SCOPES, resolve_scope, scope_tokens
+from issuer.oauth.id_tokens import TYP_ID_TOKEN
 from issuer.oauth.server import AuthorizationServer
 from issuer.store import authorization_codes, browser_sessions, consents
 from issuer.store.browser_sessions import BrowserSession
 
 __all__ = [
     "CODE_LIFETIME",
-    "IDENTITY_SCOPES",
-    "TYP_ID_TOKEN",
     "AuthorizationPageError",
     "AuthorizationRedirectError",
     "AuthorizationRequest",
@@ -57,11 +56,8 @@ __all__ = [
 # RFC 6749 §4.1.2: a maximum authorization code lifetime of 10 minutes is RECOMMENDED; the
 # design asks for 60 s (a code is exchanged at once by a working client).
 CODE_LIFETIME = timedelta(seconds=60)
-# OpenID Connect Core §5.4 and §11: scopes any client of the code flow may ask for.
-IDENTITY_SCOPES = ("openid", "profile", "email", "offline_access")
 # OpenID Connect Core §3.1.2.1 prompt values this issuer acts on.
 PROMPTS = frozenset({"none", "login", "consent"})
-TYP_ID_TOKEN = "JWT"  # noqa: S105 (a JOSE typ, not a secret)
 _MAX_AGE = re.compile(r"[0-9]{1,9}")
 # Bounds on what a request may carry (a stored nonce, a state sent back): bad input → 4xx.
 _MAX_LENGTH = {"state": 2048, "nonce": 512, "login_hint": 320, "client_id": 128}

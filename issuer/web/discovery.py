@@ -17,13 +17,24 @@ from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
 
 from issuer.keyring.ring import KeyRing
+from issuer.oauth import pkce
+from issuer.oauth.authorization import PROMPTS
 from issuer.oauth.grants import GRANT_TYPES
+from issuer.oauth.grants.base import IDENTITY_SCOPES
 from issuer.runtime import Runtime
 from issuer.settings import Settings
 from issuer.web.deps import RuntimeDep
 from issuer.web.jwks import JWKS_PATH
 
-__all__ = ["OAUTH_METADATA_PATH", "OIDC_METADATA_PATH", "ROUTES", "metadata", "root_routes"]
+__all__ = [
+    "AUTHORIZATION_PATH",
+    "END_SESSION_PATH",
+    "OAUTH_METADATA_PATH",
+    "OIDC_METADATA_PATH",
+    "ROUTES",
+    "metadata",
+    "root_routes",
+]
 
 OIDC_METADATA_PATH = "/.well-known/openid-configuration"
 OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server"
@@ -34,6 +45,24 @@ TOKEN_PATH = "/oauth/token"  # noqa: S105 (a path, not a secret)
 REVOCATION_PATH = "/oauth/revoke"
 INTROSPECTION_PATH = "/oauth/introspect"
 USERINFO_PATH = "/userinfo"
+# The hosted pages' endpoints (`issuer.web.pages`).
+AUTHORIZATION_PATH = "/oauth/authorize"
+END_SESSION_PATH = "/oauth/logout"
+# What an ID token and the userinfo endpoint may say about the user (OpenID Connect Core §2,
+# §5.1) and about the login.
+CLAIMS_SUPPORTED = (
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "sid",
+    "email",
+    "email_verified",
+)
 
 CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
 
@@ -52,12 +81,27 @@ def metadata(settings: Settings, ring: KeyRing) -> dict[str, Any]:
         "introspection_endpoint": issuer + INTROSPECTION_PATH,
         "userinfo_endpoint": issuer + USERINFO_PATH,
         "grant_types_supported": list(GRANT_TYPES),
-        # RFC 8414 §2 makes this REQUIRED; there is no authorization endpoint yet (the
-        # code flow comes later), so no response type is supported: an empty list, and no
-        # authorization_endpoint. ID tokens are not issued either, so the ID-token members
-        # OpenID Discovery §3 requires (id_token_signing_alg_values_supported) are absent.
-        "response_types_supported": [],
+        "authorization_endpoint": issuer + AUTHORIZATION_PATH,
+        # RP-Initiated Logout 1.0 §2.1.
+        "end_session_endpoint": issuer + END_SESSION_PATH,
+        # The code flow only (OAuth 2.1: no implicit or hybrid), answered in the query.
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        # RFC 7636 §4.2 with S256 only; plain is refused (OAuth 2.1 §4.1.1).
+        "code_challenge_methods_supported": [pkce.METHOD],
+        # RFC 9207 §3: every authorization response carries iss.
+        "authorization_response_iss_parameter_supported": True,
+        "scopes_supported": list(IDENTITY_SCOPES),
+        "claims_supported": list(CLAIMS_SUPPORTED),
+        "prompt_values_supported": sorted(PROMPTS),
+        # OpenID Discovery §3: request_uri_parameter_supported defaults to true; say no.
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
         "subject_types_supported": ["public"],
+        # OpenID Discovery §3 (REQUIRED; RS256 MUST be included): what the ring signs with
+        # now, as for access tokens; each client's id_token_alg picks one.
+        "id_token_signing_alg_values_supported": ring.signing_algorithms,
         # Public clients authenticate with client_id only (RFC 6749 §2.1).
         "token_endpoint_auth_methods_supported": [*CLIENT_AUTH, "none"],
         # RFC 7009 §2.1: public clients may revoke their own tokens.

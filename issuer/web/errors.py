@@ -37,6 +37,7 @@ _HTTP_CODES = {
     403: "access_denied",
     404: "not_found",
     405: "method_not_allowed",
+    408: "invalid_request",
     413: "request_too_large",
     415: "invalid_request",
     429: "slow_down",

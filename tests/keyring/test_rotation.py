@@ -42,6 +42,21 @@ async def states(database: Database, alg: str) -> dict[str, list[str]]:
     return by_state
 
 
+@pytest.mark.parametrize(
+    ("max_age", "refresh", "wait"),
+    [
+        ("300", "5", 305.0),  # the default: the max-age is the longer
+        ("10", "5", 35.0),  # a short max-age: the verifiers' 30 s cool-down is
+        ("0", "0.5", 30.5),
+    ],
+)
+def test_the_promotion_wait_covers_max_age_and_the_verifiers_refetch_cool_down(
+    max_age: str, refresh: str, wait: float
+) -> None:
+    env = {"ISSUER_JWKS_MAX_AGE": max_age, "ISSUER_RING_REFRESH_SECONDS": refresh}
+    assert publication_delay(Settings.from_env(env)) == timedelta(seconds=wait)
+
+
 async def test_rotation_waits_until_the_next_key_was_published_long_enough(
     database: Database, settings: Settings, keyed: ManualClock
 ) -> None:

@@ -158,9 +158,10 @@ async def test_tampered_unknown_and_jws_tokens_are_invalid_grant_and_change_noth
 
 
 async def test_reuse_revokes_the_family_and_revocation_ends_it(
-    settings: Settings, database: Database
+    database_url: str, tmp_path: Path, database: Database
 ) -> None:
-    async with logged_in(settings, database) as session:
+    no_grace = make_settings(database_url, tmp_path / "keys", ISSUER_REFRESH_GRACE_SECONDS=0)
+    async with logged_in(no_grace, database) as session:
         client, secret = session.client, session.secret
         first = session.tokens["refresh_token"]
         second = (await refresh(client, secret, first)).json()["refresh_token"]

@@ -60,7 +60,9 @@ def the_form(response: httpx.Response) -> tuple[str, dict[str, str]]:
 async def submit(browser: Browser, response: httpx.Response, **values: str) -> httpx.Response:
     """Post the page's form with `values` filled in (as a browser does, with its cookies)."""
     action, fields = the_form(response)
-    result: httpx.Response = await browser.post(action, data={**fields, **values})
+    # The action is a path from the host (ISSUER_URL's path included), as a browser reads it.
+    url = browser.base_url.join(action)
+    result: httpx.Response = await browser.post(url, data={**fields, **values})
     return result
 
 

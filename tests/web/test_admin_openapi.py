@@ -87,7 +87,12 @@ async def test_schemas_name_their_fields_and_never_secrets_at_rest(client: Clien
             & schema.get("properties", {}).keys()
         )
     grant_types = schemas["NewClientIn"]["properties"]["grant_types"]["items"]
-    assert set(grant_types["enum"]) == {"password", "refresh_token", "client_credentials"}
+    assert set(grant_types["enum"]) == {
+        "authorization_code",
+        "password",
+        "refresh_token",
+        "client_credentials",
+    }
 
 
 async def test_grant_types_have_one_source_the_grant_registry(

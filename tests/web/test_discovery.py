@@ -33,22 +33,42 @@ async def test_discovery_documents_name_the_endpoints_and_signing_algs(
     assert document["revocation_endpoint"] == f"{ISSUER}/oauth/revoke"
     assert document["introspection_endpoint"] == f"{ISSUER}/oauth/introspect"
     assert document["userinfo_endpoint"] == f"{ISSUER}/userinfo"
-    assert document["grant_types_supported"] == ["password", "refresh_token", "client_credentials"]
+    assert document["grant_types_supported"] == [
+        "authorization_code",
+        "password",
+        "refresh_token",
+        "client_credentials",
+    ]
     assert document["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
         "none",
     ]
     assert "none" not in document["introspection_endpoint_auth_methods_supported"]
-    assert document["response_types_supported"] == []
     assert document["access_token_signing_alg_values_supported"] == ["EdDSA", "RS256"]
-    # Nothing we do not implement: no authorization endpoint, PKCE or ID tokens yet.
-    for absent in (
-        "authorization_endpoint",
-        "code_challenge_methods_supported",
-        "id_token_signing_alg_values_supported",
-    ):
-        assert absent not in document
+
+
+async def test_discovery_names_everything_an_oidc_client_configures_itself_with(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    """What openid-client's discovery and Authlib's server_metadata_url read (issue 12)."""
+    document = (await client.get("/.well-known/openid-configuration")).json()
+    assert document["authorization_endpoint"] == f"{ISSUER}/oauth/authorize"
+    assert document["end_session_endpoint"] == f"{ISSUER}/oauth/logout"
+    assert document["response_types_supported"] == ["code"]
+    assert document["response_modes_supported"] == ["query"]
+    assert document["code_challenge_methods_supported"] == ["S256"]
+    assert document["id_token_signing_alg_values_supported"] == ["EdDSA", "RS256"]
+    assert document["subject_types_supported"] == ["public"]
+    assert document["scopes_supported"] == ["openid", "profile", "email", "offline_access"]
+    assert {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid"} <= set(
+        document["claims_supported"]
+    )
+    assert {"email", "email_verified"} <= set(document["claims_supported"])
+    assert document["authorization_response_iss_parameter_supported"] is True
+    assert document["prompt_values_supported"] == ["consent", "login", "none"]
+    assert document["request_uri_parameter_supported"] is False
+    assert document["request_parameter_supported"] is False
 
 
 async def test_discovery_lists_the_algs_really_configured(

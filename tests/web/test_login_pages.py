@@ -4,6 +4,7 @@ page headers — on both databases."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from issuer.settings import Settings
 from issuer.store import clients
+from issuer.store.database import Database
 from tests.conftest import make_settings
 from tests.oauth.login_support import REDIRECT_URI, query_of
 from tests.oauth.support import add_client, add_user, post_form
@@ -26,6 +28,7 @@ from tests.web.pages_support import (
     submit,
     the_form,
 )
+from tests.web.test_database_outage import terminate_other_backends
 
 ISSUER = "http://127.0.0.1:8000"
 LOGIN_FAILED = "The e-mail address or password is not correct."
@@ -506,3 +509,41 @@ async def test_cookies_on_an_https_issuer_are_host_prefixed_and_secure(
         }
         assert "strict-transport-security" in response.headers
         assert urlsplit(response.headers["location"]).netloc == "app.example.com"
+
+
+# -- an issuer under a path; the database going away -------------------------------------------
+
+
+async def test_pages_live_under_the_issuer_path(settings: Settings, tmp_path: Path) -> None:
+    tenant = "http://127.0.0.1:8000/tenant-a"
+    prefixed = make_settings(settings.database_url, tmp_path / "t", ISSUER_URL=tenant)
+    async with serving(prefixed) as site:
+        page, _ = await authorize(site.browser)  # the browser's base is ISSUER_URL
+        assert page.request.url.path == "/tenant-a/oauth/authorize"
+        assert the_form(page)[0] == "/tenant-a/oauth/login"
+        stylesheet = re.search(r'href="([^"]+)"', page.text)[1]  # type: ignore[index]
+        assert stylesheet.startswith("/tenant-a/oauth/static/issuer.css?v=")
+        css = await site.browser.get(site.browser.base_url.join(stylesheet))
+        assert css.status_code == 200
+        response = await site.log_in(page)
+        assert query_of(response.headers["location"])["iss"] == tenant
+        refused = await site.browser.put("/oauth/login")
+        assert refused.status_code == 405 and "text/html" in refused.headers["content-type"]
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_lost_database_is_a_503_page_never_a_500(site: Site, settings: Settings) -> None:
+    await site.log_in((await authorize(site.browser))[0])
+    other = Database(settings.database_url)
+    try:
+        for _ in range(3):
+            assert await terminate_other_backends(other) >= 1
+            await asyncio.sleep(0.2)  # the server's goodbye reaches the pooled sockets
+            response, _ = await authorize(site.browser, prompt="none")
+            if response.status_code == 503:
+                assert response.headers["retry-after"] == "1"
+                assert_error_page(response, 503, "try again in a moment")
+                response, _ = await authorize(site.browser, prompt="none")
+            assert "code" in assert_redirect(response)
+    finally:
+        await other.dispose()

@@ -33,7 +33,7 @@ from tests.oauth.support import (
     post_form,
     serving_in_loop,
 )
-from tests.test_race_refresh import wait_ready
+from tests.served import wait_ready
 from tests.test_serve import clean_env, free_port
 
 GUESSES = 50

@@ -62,31 +62,35 @@ async def test_refresh_rotates_within_the_family(
 
 
 async def test_reused_refresh_token_revokes_the_family_before_answering(
-    client: Client, runtime: Runtime, database: Database
+    database_url: str, database: Database, tmp_path: Any
 ) -> None:
-    secret, first = await logged_in(client, runtime, database)
-    old = first["refresh_token"]
-    successor = (await refresh(client, secret, old)).json()
-    before = REFRESH_REUSE._value.get()
+    # No grace window: the replay below comes right after the rotation (test_lost_response
+    # has the default window, and reuse after it).
+    no_grace = make_settings(database_url, tmp_path / "keys", ISSUER_REFRESH_GRACE_SECONDS=0)
+    async with serving(no_grace) as (client, runtime):
+        secret, first = await logged_in(client, runtime, database)
+        old = first["refresh_token"]
+        successor = (await refresh(client, secret, old)).json()
+        before = REFRESH_REUSE._value.get()
 
-    replay = await refresh(client, secret, old)
+        replay = await refresh(client, secret, old)
 
-    assert replay.status_code == 400
-    assert replay.json()["error"] == "invalid_grant"
-    assert REFRESH_REUSE._value.get() == before + 1
-    # The revocation is committed: another connection sees it.
-    family_id = await sid_of(database, old)
-    async with database.session() as session:
-        row = await stored_family(session, family_id)
-        events = await audit.recent(session, action="family.reuse")
-    assert row is not None and row.revoked_reason == "reuse" and row.revoked_at is not None
-    assert [event.subject for event in events] == [family_id]
-    # ... and the successor, the thief's or the client's, no longer works anywhere.
-    assert (await refresh(client, secret, successor["refresh_token"])).status_code == 400
-    userinfo = await client.get(
-        "/userinfo", headers={"Authorization": f"Bearer {successor['access_token']}"}
-    )
-    assert userinfo.status_code == 401
+        assert replay.status_code == 400
+        assert replay.json()["error"] == "invalid_grant"
+        assert REFRESH_REUSE._value.get() == before + 1
+        # The revocation is committed: another connection sees it.
+        family_id = await sid_of(database, old)
+        async with database.session() as session:
+            row = await stored_family(session, family_id)
+            events = await audit.recent(session, action="family.reuse")
+        assert row is not None and row.revoked_reason == "reuse" and row.revoked_at is not None
+        assert [event.subject for event in events] == [family_id]
+        # ... and the successor, the thief's or the client's, no longer works anywhere.
+        assert (await refresh(client, secret, successor["refresh_token"])).status_code == 400
+        userinfo = await client.get(
+            "/userinfo", headers={"Authorization": f"Bearer {successor['access_token']}"}
+        )
+        assert userinfo.status_code == 401
 
 
 async def test_a_failed_refresh_leaves_the_family_usable(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from issuer.oauth.grants.authorization_code import AuthorizationCodeGrant
 from issuer.oauth.grants.base import Grant, TokenRequest
 from issuer.oauth.grants.client_credentials import ClientCredentialsGrant
 from issuer.oauth.grants.password import PasswordGrant
@@ -10,6 +11,7 @@ from issuer.oauth.grants.refresh_token import RefreshTokenGrant
 __all__ = [
     "DEFAULT_GRANTS",
     "GRANT_TYPES",
+    "AuthorizationCodeGrant",
     "ClientCredentialsGrant",
     "Grant",
     "PasswordGrant",
@@ -18,6 +20,7 @@ __all__ = [
 ]
 
 DEFAULT_GRANTS: tuple[type[Grant], ...] = (
+    AuthorizationCodeGrant,
     PasswordGrant,
     RefreshTokenGrant,
     ClientCredentialsGrant,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADMIN_SCOPE",
+    "IDENTITY_SCOPES",
     "Grant",
     "TokenRequest",
     "resolve_audience",
@@ -26,6 +27,9 @@ __all__ = [
 # The scope that opens the admin API. Only a client's own token (client_credentials) may
 # carry it; a user is an admin through the `admin` role, never through a scope.
 ADMIN_SCOPE = "issuer:admin"
+# OpenID Connect Core §5.4 and §11: the scopes about the user's identity, which any client
+# of the code flow may ask for without registering them.
+IDENTITY_SCOPES = ("openid", "profile", "email", "offline_access")
 
 
 @dataclass(frozen=True, slots=True)

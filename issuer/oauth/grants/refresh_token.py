@@ -20,6 +20,7 @@ from issuer.metrics import REFRESH_REUSE, REVOCATIONS, TOKENS_ISSUED
 from issuer.oauth import handles
 from issuer.oauth.grants.base import (
     ADMIN_SCOPE,
+    IDENTITY_SCOPES,
     Grant,
     TokenRequest,
     resolve_audience,
@@ -86,7 +87,8 @@ class RefreshTokenGrant(Grant):
         granted = scope_tokens(granted_scope)
         # A user's token never carries the admin scope, even from a login made before that
         # rule (ADMIN_SCOPE in base.py): asking for it is refused below.
-        current = [t for t in granted if t in request.client.scopes and t != ADMIN_SCOPE]
+        allowed = (*request.client.scopes, *IDENTITY_SCOPES)
+        current = [t for t in granted if t in allowed and t != ADMIN_SCOPE]
         wanted = scope_tokens(request.form.get("scope"))
         if not wanted:
             return " ".join(current)

@@ -51,7 +51,8 @@ class KeysController(Controller):
         self, runtime: RuntimeDep, actor: Actor, data: JSONBody[RotateIn | None] = None
     ) -> list[RotationOut]:
         """Refused with 409 and Retry-After while the next key is younger than the JWKS
-        max-age plus the ring refresh delay, unless `force` (which says what it risks)."""
+        max-age (at least 30 s) plus the ring refresh delay, unless `force` (which says what
+        it risks)."""
         request = data or RotateIn()
         algs = [request.alg] if request.alg else list(runtime.settings.signing_algs)
         outcomes: list[RotationOutcome] = []
