@@ -1,5 +1,6 @@
-"""The clean-up job: expired refresh families and tokens, and deny-list rows past expiry
-(kept `denylist.RETAIN_PAST_EXPIRY` longer than their token, beyond any leeway).
+"""The clean-up job: expired refresh families and tokens, deny-list rows past expiry (kept
+`denylist.RETAIN_PAST_EXPIRY` longer than their token, beyond any leeway), expired
+authorization codes (a used one once its access token has expired too) and browser sessions.
 
 One process at a time runs it (a lease from `issuer.jobs`), every
 ISSUER_CLEANUP_INTERVAL_SECONDS. Each table is purged in its own short transaction so that
@@ -18,7 +19,7 @@ from issuer.clock import Clock
 from issuer.jobs import Lease, run_every
 from issuer.metrics import CLEANUP_DELETED
 from issuer.settings import Settings
-from issuer.store import denylist, families, login_attempts
+from issuer.store import authorization_codes, browser_sessions, denylist, families, login_attempts
 from issuer.store.database import Database
 
 __all__ = ["LEASE_NAME", "Purged", "purge_expired", "run_forever"]
@@ -34,6 +35,8 @@ class Purged:
 
     refresh_rows: int
     denylist_rows: int
+    # Authorization codes and browser sessions (the code flow's login).
+    login_rows: int = 0
 
 
 async def purge_expired(database: Database, *, now: datetime) -> Purged:
@@ -44,13 +47,20 @@ async def purge_expired(database: Database, *, now: datetime) -> Purged:
         denylist_rows = await denylist.purge_expired(session, now=now)
     async with database.session() as session:
         await login_attempts.purge_expired(session, now=now)
+    async with database.session() as session:
+        login_rows = await authorization_codes.purge_expired(session, now=now)
+        login_rows += await browser_sessions.purge_expired(session, now=now)
     CLEANUP_DELETED.labels(table="refresh").inc(refresh_rows)
     CLEANUP_DELETED.labels(table="denylist").inc(denylist_rows)
-    if refresh_rows or denylist_rows:
+    CLEANUP_DELETED.labels(table="login").inc(login_rows)
+    if refresh_rows or denylist_rows or login_rows:
         log.info(
-            "clean-up: %d refresh family/token rows, %d deny-list rows", refresh_rows, denylist_rows
+            "clean-up: %d refresh family/token rows, %d deny-list rows, %d code/session rows",
+            refresh_rows,
+            denylist_rows,
+            login_rows,
         )
-    return Purged(refresh_rows=refresh_rows, denylist_rows=denylist_rows)
+    return Purged(refresh_rows=refresh_rows, denylist_rows=denylist_rows, login_rows=login_rows)
 
 
 async def run_forever(database: Database, settings: Settings, clock: Clock) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
 from issuer.jose.algs import SIGNING_ALGS
+from issuer.oauth.id_tokens import DEFAULT_ID_TOKEN_ALG
 from issuer.settings import ConfigError, Settings
 
 __all__ = ["main"]
@@ -185,6 +186,30 @@ def cmd_users_change(args: argparse.Namespace, settings: Settings) -> int:
     return _run(_with_database(settings, work))
 
 
+def cmd_users_consents_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    """`users consents revoke USER [--client ID]`: the consent page asks again."""
+    from issuer.accounts import users as accounts
+    from issuer.clock import utcnow
+
+    async def work(database: Any) -> int:
+        try:
+            user_id = await accounts.find_user_id(database, args.user)
+            forgotten = await accounts.revoke_consents(
+                database, user_id, client_id=args.client, now=utcnow(), actor=_actor()
+            )
+        except (accounts.AccountError, accounts.UnknownAccount) as exc:
+            raise CommandError(str(exc)) from None
+        if args.json:
+            print(
+                json.dumps({"id": user_id, "client_id": args.client, "consents_revoked": forgotten})
+            )
+        else:
+            print(f"user {args.user} ({user_id}): {forgotten} consents revoked")
+        return 0
+
+    return _run(_with_database(settings, work))
+
+
 def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
     from issuer.accounts.clients import create_client
     from issuer.accounts.users import AccountError
@@ -204,6 +229,11 @@ def cmd_clients_create(args: argparse.Namespace, settings: Settings) -> int:
                 access_token_ttl=args.access_token_ttl,
                 refresh_token_ttl=args.refresh_token_ttl,
                 introspect_any=args.introspect_any,
+                name=args.name,
+                redirect_uris=args.redirect_uri,
+                post_logout_redirect_uris=args.post_logout_redirect_uri,
+                consent_required=args.consent,
+                id_token_alg=args.id_token_alg,
                 now=utcnow(),
                 actor=_actor(),
             )
@@ -236,6 +266,11 @@ def _client_view(client: Any) -> dict[str, Any]:
         "disabled": client.disabled,
         "created_at": _when(client.created_at),
         "rotation_overlap_until": _when(client.previous_secret_expires_at),
+        "name": client.name,
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "consent_required": client.consent_required,
+        "id_token_alg": client.id_token_alg,
     }
 
 
@@ -288,11 +323,18 @@ def cmd_clients_change(args: argparse.Namespace, settings: Settings) -> int:
                         ("alg", args.alg),
                         ("access_token_ttl", args.access_token_ttl),
                         ("refresh_token_ttl", args.refresh_token_ttl),
+                        ("name", args.name),
+                        ("redirect_uris", args.redirect_uri),
+                        ("post_logout_redirect_uris", args.post_logout_redirect_uri),
+                        ("consent_required", args.consent),
+                        ("id_token_alg", args.id_token_alg),
                     )
                     if value is not None
                 }
                 if args.no_scope:
                     changes["scopes"] = []
+                if args.no_post_logout_redirect_uri:
+                    changes["post_logout_redirect_uris"] = []
                 if not changes:
                     raise CommandError("nothing to change (see issuer clients update --help)")
                 client = await accounts.update_client(
@@ -524,6 +566,16 @@ def build_parser() -> argparse.ArgumentParser:
         change.add_argument("user", metavar="USER", help="e-mail address or user id")
         change.add_argument("--json", action="store_true")
         change.set_defaults(handler=cmd_users_change)
+    user_consents = users.add_parser("consents", help="what users consented to").add_subparsers(
+        dest="consents_command", required=True, parser_class=_Parser
+    )
+    revoke_consents = user_consents.add_parser(
+        "revoke", help="forget a user's consents (to one client, or all): asked again"
+    )
+    revoke_consents.add_argument("user", metavar="USER", help="e-mail address or user id")
+    revoke_consents.add_argument("--client", metavar="CLIENT_ID", help="only this client")
+    revoke_consents.add_argument("--json", action="store_true")
+    revoke_consents.set_defaults(handler=cmd_users_consents_revoke)
 
     clients = commands.add_parser("clients", help="manage clients").add_subparsers(
         dest="clients_command", required=True, parser_class=_Parser
@@ -542,6 +594,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="may introspect access tokens of any audience (a gateway)",
     )
+    create_client.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="where codes are sent (repeat; exact match; https, loopback http or app scheme)",
+    )
+    create_client.add_argument(
+        "--post-logout-redirect-uri", action="append", default=[], metavar="URI"
+    )
+    create_client.add_argument(
+        "--consent", action="store_true", help="a third-party client: ask the user to consent"
+    )
+    create_client.add_argument("--id-token-alg", choices=SIGNING_ALGS, default=DEFAULT_ID_TOKEN_ALG)
+    create_client.add_argument("--name", help="shown to users on the consent page")
     create_client.add_argument("--json", action="store_true")
     create_client.set_defaults(handler=cmd_clients_create)
     list_clients = clients.add_parser("list", help="registered clients (never their secrets)")
@@ -571,6 +638,25 @@ def build_parser() -> argparse.ArgumentParser:
             change_client.add_argument("--alg", choices=SIGNING_ALGS)
             change_client.add_argument("--access-token-ttl", type=_bounded(1, 2**31 - 1))
             change_client.add_argument("--refresh-token-ttl", type=_bounded(1, 2**31 - 1))
+            change_client.add_argument(
+                "--redirect-uri", action="append", metavar="URI", help="replaces the list"
+            )
+            change_client.add_argument(
+                "--post-logout-redirect-uri",
+                action="append",
+                metavar="URI",
+                help="replaces the list",
+            )
+            change_client.add_argument(
+                "--no-post-logout-redirect-uri", action="store_true", help="none"
+            )
+            change_client.add_argument(
+                "--consent",
+                action=argparse.BooleanOptionalAction,
+                help="ask users to consent (--no-consent: do not)",
+            )
+            change_client.add_argument("--id-token-alg", choices=SIGNING_ALGS)
+            change_client.add_argument("--name")
         elif name == "rotate-secret":
             change_client.add_argument(
                 "--overlap",

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from issuer.jose.algs import ALGS, SIGNING_ALGS
 from issuer.proxies import parse_networks
 
-__all__ = ["ConfigError", "Settings"]
+__all__ = ["ConfigError", "Settings", "is_loopback"]
 
 # RFC 9864 §2: the header names an Ed25519 key may sign under.
 _EDDSA_NAMES = ALGS["EdDSA"].names
@@ -24,7 +24,8 @@ class ConfigError(ValueError):
     """A bad configuration value; the message names the variable and what is wrong."""
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address: where plain http stays on the machine."""
     if host == "localhost":
         return True
     try:
@@ -66,7 +67,7 @@ def _issuer_url(raw: str) -> str:
     if parts.query or parts.fragment:
         # RFC 8414 §2: the issuer identifier has no query or fragment components.
         raise ConfigError("ISSUER_URL must not have a query or fragment")
-    if parts.scheme != "https" and not _is_loopback(parts.hostname):
+    if parts.scheme != "https" and not is_loopback(parts.hostname):
         raise ConfigError(f"ISSUER_URL must use https unless the host is loopback, got {raw!r}")
     return raw.rstrip("/")
 

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from issuer import cleanup
 from issuer.runtime import Runtime
 from issuer.settings import Settings
-from issuer.store import denylist, families
+from issuer.store import authorization_codes, browser_sessions, denylist, families
 from issuer.store.database import Database
+from issuer.store.models import BrowserSession as BrowserSessionRow
 from issuer.store.models import Client, JobLease, RefreshFamily, RefreshToken, User
 from tests.conftest import make_settings
 from tests.oauth.support import add_refresh_token, store_family
@@ -120,3 +121,32 @@ async def test_two_runtimes_on_one_database_clean_up_one_at_a_time(
         assert set(await session.scalars(select(RefreshFamily.id))) == {"live", "revoked-live"}
         # Shutdown released the lease, so a restarted process need not wait for it to expire.
         assert await session.get(JobLease, cleanup.LEASE_NAME) is None
+
+
+async def test_purge_removes_expired_codes_and_browser_sessions(database: Database) -> None:
+    await seed(database)
+    async with database.session() as session:
+        _, old = await browser_sessions.start(
+            session, user_id="u1", now=NOW - 2 * HOUR, lifetime=3600
+        )
+        _, live = await browser_sessions.start(session, user_id="u1", now=NOW, lifetime=3600)
+        code = dict(
+            client_id="app",
+            user_id="u1",
+            session_id=live.id,
+            redirect_uri="https://app.example.com/cb",
+            code_challenge="c" * 43,
+            nonce=None,
+            scope="",
+            resource=None,
+            auth_time=NOW,
+        )
+        await authorization_codes.store(session, digest="expired", expires_at=NOW, **code)
+        await authorization_codes.store(session, digest="live", expires_at=NOW + HOUR, **code)
+    purged = await cleanup.purge_expired(database, now=NOW)
+    assert purged.login_rows == 2
+    async with database.session() as session:
+        assert await session.get(BrowserSessionRow, old.id) is None
+        assert await session.get(BrowserSessionRow, live.id) is not None
+        assert await authorization_codes.find(session, "expired") is None
+        assert await authorization_codes.find(session, "live") is not None

@@ -244,7 +244,7 @@ def test_users_disable_enable_and_revoke_sessions_by_email_or_id(
     events = lookup(cli_env, lambda s: audit.recent(s))
     assert [e.action for e in events][:3] == ["user.revoke_sessions", "user.enable", "user.disable"]
     assert {e.actor for e in events[:3]} == {events[0].actor} and events[0].actor.startswith("cli")
-    assert events[2].detail == {"families_revoked": 2}
+    assert events[2].detail == {"families_revoked": 2, "browser_sessions_ended": 0}
 
 
 @pytest.mark.parametrize("command", ["disable", "enable", "revoke-sessions"])

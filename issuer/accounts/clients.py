@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,16 +29,20 @@ from issuer.accounts.users import (
 from issuer.jose.algs import SIGNING_ALGS
 from issuer.oauth.grants import GRANT_TYPES
 from issuer.oauth.grants.base import ADMIN_SCOPE
+from issuer.oauth.id_tokens import DEFAULT_ID_TOKEN_ALG
+from issuer.settings import is_loopback
 from issuer.store import audit, clients, families
 from issuer.store.database import Database
 from issuer.store.models import Client
 
 __all__ = [
     "CHANGEABLE",
+    "LOGIN_GRANTS",
     "ClientDisabled",
     "ClientInUse",
     "NewClient",
     "NewSecret",
+    "check_redirect_uri",
     "create_client",
     "delete_client",
     "disable_client",
@@ -55,7 +60,15 @@ CHANGEABLE = (
     "alg",
     "access_token_ttl",
     "refresh_token_ttl",
+    "name",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "consent_required",
+    "id_token_alg",
 )
+# What a client may do when no grant type is given: a public client (or one registered with
+# a redirect URI) logs users in; any other one gets tokens for itself.
+LOGIN_GRANTS = ["authorization_code", "refresh_token"]
 
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 # The shape of user ids (`users.new_user_id`) and of the plain UUIDs older users have.
@@ -99,6 +112,33 @@ class NewClient:
     secret: str | None
 
 
+def check_redirect_uri(uri: str) -> str:
+    """A redirect (or post-logout redirect) URI a client may register: `https`, `http` on a
+    loopback host (RFC 8252 §7.3), or a private-use scheme with a dot (RFC 8252 §7.1); no
+    fragment (RFC 6749 §3.1.2). Compared later as an exact string."""
+    if not uri or len(uri) > 2048 or not uri.isprintable() or any(c.isspace() for c in uri):
+        raise AccountError(f"not a redirect URI: {uri!r}")
+    parts = urlsplit(uri)
+    if "#" in uri:
+        raise AccountError(f"a redirect URI must not have a fragment: {uri!r}")
+    scheme = parts.scheme.lower()
+    if scheme == "https" and parts.hostname:
+        return uri
+    if scheme == "http" and parts.hostname and is_loopback(parts.hostname):
+        return uri
+    if "." in scheme and scheme not in ("http", "https"):
+        return uri  # com.example.app:/callback
+    raise AccountError(
+        f"a redirect URI must be https, http on a loopback host, or a private-use scheme "
+        f"(com.example.app:/path): {uri!r}"
+    )
+
+
+def _check_name(name: str | None) -> None:
+    if name is not None and (not name.strip() or len(name) > 200 or not name.isprintable()):
+        raise AccountError("a client name must be 1 to 200 printable characters")
+
+
 def _check_audience(audience: str) -> str:
     if not audience or len(audience) > 512 or not audience.isprintable() or " " in audience:
         raise AccountError(f"not an audience: {audience!r}")
@@ -129,6 +169,11 @@ def _check_settings(
     alg: str | None,
     access_token_ttl: int | None,
     refresh_token_ttl: int | None,
+    name: str | None = None,
+    redirect_uris: Sequence[str] = (),
+    post_logout_redirect_uris: Sequence[str] = (),
+    consent_required: bool = False,
+    id_token_alg: str = DEFAULT_ID_TOKEN_ALG,
 ) -> None:
     """The rules every client's settings follow, at registration and at every change."""
     for grant in grant_types:
@@ -151,6 +196,13 @@ def _check_settings(
             raise AccountError(f"token lifetimes must be between 1 and {_INT32_MAX} seconds")
     for audience in audiences:
         _check_audience(audience)
+    if id_token_alg not in SIGNING_ALGS:
+        raise AccountError(
+            f"id_token_alg must be {' or '.join(SIGNING_ALGS)}, got {id_token_alg!r}"
+        )
+    for uri in (*redirect_uris, *post_logout_redirect_uris):
+        check_redirect_uri(uri)
+    _check_name(name)
 
 
 async def create_client(
@@ -166,6 +218,11 @@ async def create_client(
     access_token_ttl: int | None = None,
     refresh_token_ttl: int | None = None,
     introspect_any: bool = False,
+    name: str | None = None,
+    redirect_uris: Sequence[str] = (),
+    post_logout_redirect_uris: Sequence[str] = (),
+    consent_required: bool = False,
+    id_token_alg: str = DEFAULT_ID_TOKEN_ALG,
     now: datetime,
     actor: str,
 ) -> NewClient:
@@ -177,8 +234,10 @@ async def create_client(
             f"a client id may not start with {USER_ID_PREFIX!r} nor be a UUID (user ids "
             f"look like that): {client_id!r}"
         )
+    redirects = list(dict.fromkeys(redirect_uris))
+    post_logout = list(dict.fromkeys(post_logout_redirect_uris))
     chosen = list(dict.fromkeys(grant_types)) or (
-        ["refresh_token"] if public else ["client_credentials"]
+        list(LOGIN_GRANTS) if public or redirects else ["client_credentials"]
     )
     targets = list(dict.fromkeys(audiences)) or [default_audience]
     _check_settings(
@@ -189,6 +248,11 @@ async def create_client(
         alg=alg,
         access_token_ttl=access_token_ttl,
         refresh_token_ttl=refresh_token_ttl,
+        name=name,
+        redirect_uris=redirects,
+        post_logout_redirect_uris=post_logout,
+        consent_required=consent_required,
+        id_token_alg=id_token_alg,
     )
     secret = None if public else generate_secret()
     client = Client(
@@ -204,6 +268,11 @@ async def create_client(
         disabled=False,
         introspect_any=introspect_any,
         created_at=now,
+        name=name,
+        redirect_uris=redirects,
+        post_logout_redirect_uris=post_logout,
+        consent_required=consent_required,
+        id_token_alg=id_token_alg,
     )
     try:
         await clients.add(session, client)
@@ -220,6 +289,8 @@ async def create_client(
             "public": public,
             "audiences": targets,
             "introspect_any": introspect_any,
+            "redirect_uris": redirects,
+            "consent_required": consent_required,
         },
     )
     return NewClient(client=client, secret=secret)
@@ -239,9 +310,19 @@ async def update_client(
     if unknown:
         raise AccountError(f"cannot change {', '.join(unknown)} (only {', '.join(CHANGEABLE)})")
     values = dict(changes)
-    for name in ("grant_types", "scopes", "audiences"):
+    for name in (
+        "grant_types",
+        "scopes",
+        "audiences",
+        "redirect_uris",
+        "post_logout_redirect_uris",
+    ):
         if name in values:
             values[name] = list(dict.fromkeys(values[name] or ()))
+    if "id_token_alg" in values and values["id_token_alg"] is None:
+        values["id_token_alg"] = DEFAULT_ID_TOKEN_ALG
+    if "consent_required" in values:
+        values["consent_required"] = bool(values["consent_required"])
     if values.get("grant_types") == [] or values.get("audiences") == []:
         raise AccountError("a client needs at least one grant type and one audience")
     async with database.session() as session:

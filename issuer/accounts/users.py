@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.accounts.passwords import hash_password
 from issuer.metrics import REVOCATIONS
-from issuer.store import audit, families, users
+from issuer.store import audit, browser_sessions, consents, families, users
 from issuer.store.database import Database
 from issuer.store.models import User
 
@@ -32,6 +32,7 @@ __all__ = [
     "enable_user",
     "find_user_id",
     "normalise_email",
+    "revoke_consents",
     "revoke_sessions",
 ]
 
@@ -69,10 +70,12 @@ class UnknownAccount(LookupError):
 
 @dataclass(frozen=True, slots=True)
 class SessionsEnded:
-    """A user after a change, and how many of their refresh families it ended."""
+    """A user after a change, how many of their refresh families it ended, and how many
+    browser (SSO) sessions."""
 
     user: User
     sessions_revoked: int
+    browser_sessions_ended: int = 0
 
 
 def new_user_id() -> str:
@@ -160,17 +163,18 @@ async def disable_user(
         if not await users.set_disabled(session, user_id, True):
             raise UnknownAccount("no such user")
         ended = await families.revoke_for_user(session, user_id, reason="user_disabled", now=now)
+        browsers = await browser_sessions.end_for_user(session, user_id, now=now)
         audit.record(
             session,
             now=now,
             actor=actor,
             action="user.disable",
             subject=user_id,
-            detail={"families_revoked": len(ended)},
+            detail={"families_revoked": len(ended), "browser_sessions_ended": browsers},
         )
         user = await _reload(session, user_id)
     count_revoked_families(len(ended))
-    return SessionsEnded(user=user, sessions_revoked=len(ended))
+    return SessionsEnded(user=user, sessions_revoked=len(ended), browser_sessions_ended=browsers)
 
 
 async def enable_user(database: Database, user_id: str, *, now: datetime, actor: str) -> User:
@@ -185,22 +189,44 @@ async def enable_user(database: Database, user_id: str, *, now: datetime, actor:
 async def revoke_sessions(
     database: Database, user_id: str, *, now: datetime, actor: str
 ) -> SessionsEnded:
-    """Logout everywhere: end every refresh family of the user (reason `logout_all`)."""
+    """Logout everywhere: end every refresh family of the user (reason `logout_all`) and
+    every browser session (the next authorization asks for a login)."""
     async with database.session() as session:
         user = await users.by_id(session, user_id)
         if user is None:
             raise UnknownAccount("no such user")
         ended = await families.revoke_for_user(session, user_id, reason="logout_all", now=now)
+        browsers = await browser_sessions.end_for_user(session, user_id, now=now)
         audit.record(
             session,
             now=now,
             actor=actor,
             action="user.revoke_sessions",
             subject=user_id,
-            detail={"families_revoked": len(ended)},
+            detail={"families_revoked": len(ended), "browser_sessions_ended": browsers},
         )
     count_revoked_families(len(ended))
-    return SessionsEnded(user=user, sessions_revoked=len(ended))
+    return SessionsEnded(user=user, sessions_revoked=len(ended), browser_sessions_ended=browsers)
+
+
+async def revoke_consents(
+    database: Database, user_id: str, *, client_id: str | None = None, now: datetime, actor: str
+) -> int:
+    """Forget what the user consented to (for one client, or all): the consent page asks
+    again. How many clients' consents were forgotten. Issued tokens are not touched."""
+    async with database.session() as session:
+        if await users.by_id(session, user_id) is None:
+            raise UnknownAccount("no such user")
+        forgotten = await consents.revoke(session, user_id, client_id)
+        audit.record(
+            session,
+            now=now,
+            actor=actor,
+            action="user.revoke_consents",
+            subject=user_id,
+            detail={"client_id": client_id, "consents_revoked": forgotten},
+        )
+    return forgotten
 
 
 async def _keep_an_admin(session: AsyncSession, user_id: str) -> None:

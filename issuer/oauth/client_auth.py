@@ -22,6 +22,7 @@ from urllib.parse import unquote_plus
 from issuer.accounts.secrets import secret_matches
 from issuer.errors import InvalidClient, InvalidRequest
 from issuer.oauth.forms import Form, refuse_nul
+from issuer.oauth.id_tokens import DEFAULT_ID_TOKEN_ALG
 
 __all__ = [
     "AUTH_METHODS",
@@ -59,7 +60,7 @@ class ClientInfo:
     redirect_uris: tuple[str, ...] = ()
     post_logout_redirect_uris: tuple[str, ...] = ()
     consent_required: bool = False
-    id_token_alg: str = "RS256"  # noqa: S105 (an alg, not a secret)
+    id_token_alg: str = DEFAULT_ID_TOKEN_ALG
 
     @property
     def display_name(self) -> str:

@@ -11,9 +11,14 @@ import base64
 import hashlib
 from typing import Any
 
-__all__ = ["TYP_ID_TOKEN", "at_hash", "id_token_claims"]
+from issuer.jose.algs import SigningAlg
+
+__all__ = ["DEFAULT_ID_TOKEN_ALG", "TYP_ID_TOKEN", "at_hash", "id_token_claims"]
 
 TYP_ID_TOKEN = "JWT"  # noqa: S105 (a JOSE typ, not a secret)
+# OpenID Connect Core §3.1.3.7: RS256 unless the client registered another alg; every OIDC
+# client must support it.
+DEFAULT_ID_TOKEN_ALG: SigningAlg = "RS256"  # noqa: S105 (an alg name, not a secret)
 
 # OpenID Connect Core §3.1.3.6: the hash of the alg the ID token's JOSE header names. For
 # EdDSA over Ed25519 (and its RFC 9864 name) that is SHA-512, as for the curve's signatures.

@@ -12,7 +12,9 @@ __all__ = ["userinfo"]
 
 
 async def userinfo(server: AuthorizationServer, authorization: str | None) -> dict[str, Any]:
-    """sub, email and roles of the token's user; no `openid` scope until ID tokens exist."""
+    """The token's user, per scope (OpenID Connect Core §5.3.2, §5.4): with `openid`, `sub`
+    and the `email` scope's claims; a token without `openid` (the password grant) gets what
+    it always got: sub, email and roles."""
     token = bearer_token(authorization)
     live = await check_access_token(
         token,
@@ -22,15 +24,14 @@ async def userinfo(server: AuthorizationServer, authorization: str | None) -> di
         now=server.clock(),
     )
     claims, user = live.claims, live.state.user
-    # Only tokens from a login carry a family; a client-credentials token has no user.
-    if claims.sid is None or claims.sub == claims.client_id:
+    # A client's own token has the client as its subject (no client id looks like a user's).
+    if claims.sub == claims.client_id:
         raise InvalidToken("the access token represents a client, not a user")
     if user is None or user.disabled:
         raise InvalidToken("the access token's user no longer exists or is disabled")
-    return {
-        "sub": user.id,
-        "email": user.email,
-        # Addresses are not verified by this issuer (yet); say so rather than leave it out.
-        "email_verified": False,
-        "roles": list(user.roles),
-    }
+    # Addresses are not verified by this issuer (yet); say so rather than leave it out.
+    email = {"email": user.email, "email_verified": False}
+    if "openid" not in claims.scope:
+        return {"sub": user.id, **email, "roles": list(user.roles)}
+    # §5.3.2: sub is always returned; §5.4: the email scope asks for email, email_verified.
+    return {"sub": user.id, **(email if "email" in claims.scope else {})}

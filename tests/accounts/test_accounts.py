@@ -118,7 +118,9 @@ async def test_client_defaults(database: Database) -> None:
     assert confidential.client.grant_types == ["client_credentials"]
     assert confidential.client.audiences == [ISSUER]
     assert public.secret is None and public.client.secret_digest is None
-    assert public.client.grant_types == ["refresh_token"]
+    # A public client logs users in (issue 12): the code flow and its refresh tokens.
+    assert public.client.grant_types == ["authorization_code", "refresh_token"]
+    assert public.client.id_token_alg == "RS256" and not public.client.consent_required
 
 
 @pytest.mark.parametrize(
@@ -195,7 +197,7 @@ async def test_disabling_a_user_ends_their_sessions_audits_and_counts(
     assert (event.actor, event.subject, event.detail) == (
         "cli:ops",
         user_id,
-        {"families_revoked": 2},
+        {"families_revoked": 2, "browser_sessions_ended": 0},
     )
 
     enabled = await enable_user(database, user_id, now=utcnow(), actor="cli:ops")
@@ -211,7 +213,7 @@ async def test_revoking_sessions_keeps_the_user_enabled(database: Database) -> N
     assert ended.sessions_revoked == 3 and not ended.user.disabled
     async with database.session() as session:
         [event] = await audit.recent(session, action="user.revoke_sessions")
-    assert event.detail == {"families_revoked": 3}
+    assert event.detail == {"families_revoked": 3, "browser_sessions_ended": 0}
 
 
 @pytest.mark.parametrize("step", [disable_user, enable_user, revoke_sessions])

@@ -8,10 +8,13 @@ on the test's loop.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from issuer.clock import Clock, utcnow
@@ -24,8 +27,16 @@ from issuer.store import browser_sessions
 from issuer.store.browser_sessions import BrowserSession
 from issuer.store.database import Database
 from issuer.store.models import Client
-from tests.oauth.support import API
+from tests.oauth.support import (
+    API,
+    InLoopClient,
+    MovableClock,
+    add_user,
+    post_form,
+    serving_in_loop,
+)
 
+ISSUER = "http://127.0.0.1:8000"
 REDIRECT_URI = "https://app.example.com/callback"
 POST_LOGOUT_URI = "https://app.example.com/bye"
 SESSION_LIFETIME = 86_400
@@ -145,3 +156,63 @@ async def code_for(
     )
     location = await issue_code(server, request, browser_session, now=now)
     return query_of(location)["code"], verifier
+
+
+@dataclass
+class Flow:
+    """An app on the test's loop (`code_flow`), its user with a browser session, and the
+    token-endpoint steps of the code flow over HTTP."""
+
+    http: InLoopClient
+    runtime: Runtime
+    database: Database
+    clock: MovableClock
+    user_id: str
+    browser: BrowserSession
+
+    async def code(self, client_id: str = "spa", **extra: str) -> tuple[str, str]:
+        return await code_for(
+            self.runtime, client_id, self.user_id, browser_session=self.browser, **extra
+        )
+
+    async def exchange(
+        self,
+        code: str,
+        verifier: str,
+        *,
+        client_id: str = "spa",
+        secret: str | None = None,
+        **extra: str,
+    ) -> Any:
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+            **extra,
+        }
+        if secret is None:
+            return await post_form(self.http, "/oauth/token", {**data, "client_id": client_id})
+        return await post_form(self.http, "/oauth/token", data, auth=(client_id, secret))
+
+    async def refresh(self, refresh_token: str, client_id: str = "spa") -> Any:
+        data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        return await post_form(self.http, "/oauth/token", {**data, "client_id": client_id})
+
+    async def jwks(self) -> dict[str, Any]:
+        return json.loads((await self.http.get("/.well-known/jwks.json")).content)
+
+    async def userinfo(self, access_token: str) -> Any:
+        return await self.http.get("/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+
+
+@asynccontextmanager
+async def code_flow(settings: Settings, database: Database) -> AsyncIterator[Flow]:
+    """The app on the test's loop; ada, the public client "spa", and ada's browser session
+    (started 100 s before the clock's now)."""
+    clock = MovableClock()
+    async with serving_in_loop(settings, clock) as (http, runtime):
+        user_id = await add_user(database, runtime)
+        await add_login_client(database, clock())
+        _, browser = await start_session(database, user_id, clock() - timedelta(seconds=100))
+        yield Flow(http, runtime, database, clock, user_id, browser)

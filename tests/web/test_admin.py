@@ -270,7 +270,7 @@ async def test_disable_revokes_families_and_is_audited(
     assert len(events) == 1
     assert events[0]["actor"] == "admin-user"
     assert events[0]["subject"] == user_id
-    assert events[0]["detail"] == {"families_revoked": 2}
+    assert events[0]["detail"] == {"families_revoked": 2, "browser_sessions_ended": 0}
 
     enabled = await client.post(f"/admin/users/{user_id}/enable", headers=admin_headers)
     assert enabled.status_code == 200 and enabled.json()["disabled"] is False

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from issuer.runtime import Runtime
 from issuer.settings import Settings
+from issuer.store import browser_sessions, consents
 from issuer.store.database import Database
 from issuer.store.models import RefreshFamily
 from tests.oauth.support import (
@@ -260,3 +261,129 @@ async def test_deleting_a_client_with_live_sessions_needs_force(
     assert events[0]["detail"] == {"families_revoked": 1, "forced": True}
     # A client without sessions is deleted without force.
     assert (await client.delete("/admin/clients/gateway", headers=admin_headers)).is_success
+
+
+# ---- the login's client options, consents and browser sessions (issue 12) ----------------
+
+
+async def test_a_login_client_is_registered_and_changed_with_its_options(
+    client: Client, admin_headers: dict[str, str]
+) -> None:
+    body = {
+        "client_id": "spa",
+        "public": True,
+        "redirect_uris": ["https://app.example.com/cb", "http://localhost:3000/cb"],
+        "post_logout_redirect_uris": ["https://app.example.com/bye"],
+        "consent_required": True,
+        "id_token_alg": "EdDSA",
+        "name": "The App",
+    }
+    created = await client.post("/admin/clients", json=body, headers=admin_headers)
+    assert created.status_code == 201, created.text
+    shown = created.json()["client"]
+    assert shown["grant_types"] == ["authorization_code", "refresh_token"]
+    for name in ("redirect_uris", "post_logout_redirect_uris", "id_token_alg", "name"):
+        assert shown[name] == body[name], name
+    assert shown["consent_required"] is True
+
+    changed = await client.patch(
+        "/admin/clients/spa",
+        json={
+            "redirect_uris": ["com.example.app:/cb"],
+            "consent_required": False,
+            "id_token_alg": None,
+            "name": None,
+        },
+        headers=admin_headers,
+    )
+    assert changed.status_code == 200, changed.text
+    after = changed.json()
+    assert after["redirect_uris"] == ["com.example.app:/cb"]
+    assert (after["consent_required"], after["id_token_alg"], after["name"]) == (
+        False,
+        "RS256",
+        None,
+    )
+    assert after["post_logout_redirect_uris"] == ["https://app.example.com/bye"]  # kept
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"redirect_uris": ["http://app.example.com/cb"]},
+        {"redirect_uris": ["https://app.example.com/cb#x"]},
+        {"redirect_uris": ["javascript:alert(1)"]},
+        {"post_logout_redirect_uris": ["data:text/html,hi"]},
+        {"redirect_uris": [""]},
+        {"redirect_uris": ["https://a.example/" + "x" * 2048]},
+        {"id_token_alg": "HS256"},
+        {"name": ""},
+        {"name": "a\u0000b"},
+    ],
+)
+async def test_bad_login_options_are_400(
+    client: Client, admin_headers: dict[str, str], bad: dict[str, Any]
+) -> None:
+    created = await client.post(
+        "/admin/clients", json={"client_id": "spa", "public": True, **bad}, headers=admin_headers
+    )
+    assert created.status_code == 400, (bad, created.text)
+    assert created.json()["error"] == "invalid_request"
+    await client.post(
+        "/admin/clients", json={"client_id": "ok", "public": True}, headers=admin_headers
+    )
+    changed = await client.patch("/admin/clients/ok", json=bad, headers=admin_headers)
+    assert changed.status_code == 400, (bad, changed.text)
+
+
+async def test_revoke_consents_forgets_them_for_one_client_or_all(
+    client: Client, runtime: Runtime, database: Database, admin_headers: dict[str, str]
+) -> None:
+    user_id = await add_user(database, runtime)
+    for client_id in ("spa", "crm"):
+        await add_client(database, runtime, client_id, grant_types=["authorization_code"])
+        async with database.session() as session:
+            await consents.remember(session, user_id, client_id, ["openid"], now=runtime.clock())
+    one = await client.post(
+        f"/admin/users/{user_id}/revoke-consents", json={"client_id": "spa"}, headers=admin_headers
+    )
+    assert one.status_code == 200, one.text
+    assert one.json() == {"user_id": user_id, "client_id": "spa", "consents_revoked": 1}
+    async with database.session() as session:
+        assert await consents.granted(session, user_id, "spa") == frozenset()
+        assert await consents.granted(session, user_id, "crm") == {"openid"}
+    every = await client.post(f"/admin/users/{user_id}/revoke-consents", headers=admin_headers)
+    assert every.json() == {"user_id": user_id, "client_id": None, "consents_revoked": 1}
+    missing = await client.post("/admin/users/nobody/revoke-consents", headers=admin_headers)
+    assert missing.status_code == 404
+    unknown_field = await client.post(
+        f"/admin/users/{user_id}/revoke-consents", json={"client": "spa"}, headers=admin_headers
+    )
+    assert unknown_field.status_code == 400
+
+
+@pytest.mark.parametrize("step", ["revoke-sessions", "disable"])
+async def test_ending_a_users_sessions_ends_their_browser_sessions(
+    client: Client,
+    runtime: Runtime,
+    database: Database,
+    admin_headers: dict[str, str],
+    step: str,
+) -> None:
+    user_id = await add_user(database, runtime)
+    other = await add_user(database, runtime, "bob@example.com")
+    cookies = []
+    for owner in (user_id, user_id, other):
+        async with database.session() as session:
+            cookie, _ = await browser_sessions.start(
+                session, user_id=owner, now=runtime.clock(), lifetime=3600
+            )
+        cookies.append(cookie)
+    response = await client.post(f"/admin/users/{user_id}/{step}", headers=admin_headers)
+    assert response.status_code == 200, response.text
+    async with database.session() as session:
+        found = [await browser_sessions.find(session, c, now=runtime.clock()) for c in cookies]
+    assert [session is None for session in found] == [True, True, False]
+    action = {"revoke-sessions": "user.revoke_sessions", "disable": "user.disable"}[step]
+    events = (await client.get(f"/admin/audit?action={action}", headers=admin_headers)).json()
+    assert events[0]["detail"] == {"families_revoked": 0, "browser_sessions_ended": 2}

@@ -22,6 +22,7 @@ ADMIN_ROUTES = {
     ("post", "/admin/users/{user_id}/disable"): (None, "UserDisabled"),
     ("post", "/admin/users/{user_id}/enable"): (None, "UserOut"),
     ("post", "/admin/users/{user_id}/revoke-sessions"): (None, "SessionsRevoked"),
+    ("post", "/admin/users/{user_id}/revoke-consents"): ("RevokeConsentsIn", "ConsentsRevoked"),
     ("post", "/admin/clients"): ("NewClientIn", "ClientCreated"),
     ("get", "/admin/clients"): (None, "ClientOut[]"),
     ("get", "/admin/clients/{client_id}"): (None, "ClientOut"),

@@ -7,98 +7,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import jwt as pyjwt
 import pytest
 
 from issuer.oauth.authorization import end_browser_session
-from issuer.runtime import Runtime
 from issuer.settings import Settings
 from issuer.store import audit, clients, users
-from issuer.store.browser_sessions import BrowserSession
 from issuer.store.database import Database
-from tests.oauth.login_support import (
-    REDIRECT_URI,
-    add_login_client,
-    code_for,
-    start_session,
-)
+from tests.oauth.login_support import ISSUER, REDIRECT_URI, add_login_client, code_flow
 from tests.oauth.support import (
     API,
-    InLoopClient,
-    MovableClock,
     add_client,
-    add_user,
     family_is_live,
     post_form,
-    serving_in_loop,
     stored_refresh_token,
 )
-
-ISSUER = "http://127.0.0.1:8000"
-
-
-@dataclass
-class Flow:
-    http: InLoopClient
-    runtime: Runtime
-    database: Database
-    clock: MovableClock
-    user_id: str
-    browser: BrowserSession
-
-    async def code(self, client_id: str = "spa", **extra: str) -> tuple[str, str]:
-        return await code_for(
-            self.runtime, client_id, self.user_id, browser_session=self.browser, **extra
-        )
-
-    async def exchange(
-        self,
-        code: str,
-        verifier: str,
-        *,
-        client_id: str = "spa",
-        secret: str | None = None,
-        **extra: str,
-    ) -> Any:
-        data = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-            **extra,
-        }
-        if secret is None:
-            return await post_form(self.http, "/oauth/token", {**data, "client_id": client_id})
-        return await post_form(self.http, "/oauth/token", data, auth=(client_id, secret))
-
-    async def refresh(self, refresh_token: str, client_id: str = "spa") -> Any:
-        data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        return await post_form(self.http, "/oauth/token", {**data, "client_id": client_id})
-
-    async def jwks(self) -> dict[str, Any]:
-        return json.loads((await self.http.get("/.well-known/jwks.json")).content)
-
-    async def userinfo(self, access_token: str) -> Any:
-        return await self.http.get("/userinfo", headers={"Authorization": f"Bearer {access_token}"})
-
-
-@asynccontextmanager
-async def code_flow(settings: Settings, database: Database) -> AsyncIterator[Flow]:
-    """The app on the test's loop; ada, the public client "spa", and ada's browser session
-    (started 100 s before the clock's now)."""
-    clock = MovableClock()
-    async with serving_in_loop(settings, clock) as (http, runtime):
-        user_id = await add_user(database, runtime)
-        await add_login_client(database, clock())
-        _, browser = await start_session(database, user_id, clock() - timedelta(seconds=100))
-        yield Flow(http, runtime, database, clock, user_id, browser)
 
 
 def error_of(response: Any) -> tuple[int, str]:

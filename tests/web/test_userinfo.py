@@ -7,8 +7,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from issuer.runtime import Runtime
+from issuer.settings import Settings
 from issuer.store import users
 from issuer.store.database import Database
+from tests.oauth.login_support import add_login_client, code_flow
 from tests.oauth.support import add_client, add_user, login, post_form
 
 Client = AsyncTestClient[Litestar]
@@ -75,3 +77,31 @@ async def test_a_disabled_user_gets_401(
         await users.set_disabled(session, user_id, True)
     response = await client.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
+
+
+async def test_a_code_flow_token_answers_per_scope(settings: Settings, database: Database) -> None:
+    async with code_flow(settings, database) as flow:
+        code, verifier = await flow.code(scope="openid email read")
+        with_email = (await flow.exchange(code, verifier)).json()["access_token"]
+        code, verifier = await flow.code(scope="openid read")
+        sub_only = (await flow.exchange(code, verifier)).json()["access_token"]
+        answers = [await flow.userinfo(token) for token in (with_email, sub_only)]
+        assert [answer.status_code for answer in answers] == [200, 200]
+        assert answers[0].json() == {
+            "sub": flow.user_id,
+            "email": "ada@example.com",
+            "email_verified": False,
+        }
+        assert answers[1].json() == {"sub": flow.user_id}
+
+
+async def test_a_code_flow_token_without_a_refresh_family_still_has_its_user(
+    settings: Settings, database: Database
+) -> None:
+    async with code_flow(settings, database) as flow:
+        await add_login_client(database, flow.clock(), "oauth", grant_types=["authorization_code"])
+        code, verifier = await flow.code("oauth", scope="openid")
+        body = (await flow.exchange(code, verifier, client_id="oauth")).json()
+        assert "refresh_token" not in body
+        answer = await flow.userinfo(body["access_token"])
+        assert answer.status_code == 200 and answer.json() == {"sub": flow.user_id}

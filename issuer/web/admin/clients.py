@@ -59,6 +59,11 @@ class ClientsController(Controller):
                 access_token_ttl=data.access_token_ttl,
                 refresh_token_ttl=data.refresh_token_ttl,
                 introspect_any=data.introspect_any,
+                name=data.name,
+                redirect_uris=data.redirect_uris,
+                post_logout_redirect_uris=data.post_logout_redirect_uris,
+                consent_required=data.consent_required,
+                id_token_alg=data.id_token_alg,
                 now=runtime.clock(),
                 actor=actor,
             )
@@ -79,7 +84,7 @@ class ClientsController(Controller):
 
     @patch(
         "/{client_id:str}",
-        summary="Change a client's grant types, scopes, audiences, alg or lifetimes",
+        summary="Change a client's grant types, scopes, audiences, algs, lifetimes or login",
         responses=errors(404),
     )
     async def update_client(

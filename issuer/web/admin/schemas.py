@@ -19,6 +19,7 @@ from issuer.jose.algs import SigningAlg
 from issuer.keyring.states import KeyState
 from issuer.oauth.forms import refuse_nul
 from issuer.oauth.grants import GRANT_TYPES
+from issuer.oauth.id_tokens import DEFAULT_ID_TOKEN_ALG
 from issuer.store.models import AuditEvent, Client, SigningKey, User
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ClientDisabled",
     "ClientOut",
     "Conflict",
+    "ConsentsRevoked",
     "ErrorBody",
     "KeyOut",
     "Limit",
@@ -36,6 +38,7 @@ __all__ = [
     "NewUser",
     "Offset",
     "RevocationOut",
+    "RevokeConsentsIn",
     "RotateIn",
     "RotateSecretIn",
     "RotationOut",
@@ -57,6 +60,8 @@ Limit = Annotated[int, Parameter(ge=1, le=500, description="page size")]
 Offset = Annotated[int, Parameter(ge=0, le=INT64_MAX, description="rows to skip")]
 Text = Annotated[str, msgspec.Meta(pattern=NO_NUL)]
 Seconds = Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX)]
+Uri = Annotated[str, msgspec.Meta(min_length=1, max_length=2048, pattern=NO_NUL)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
 
 
 def refuse_nul_parameters(request: Request[Any, Any, Any]) -> None:
@@ -201,6 +206,20 @@ class SessionsRevoked(msgspec.Struct):
     sessions_revoked: int
 
 
+class RevokeConsentsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Forget the consents to this client only; all of them when left out."""
+
+    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)] | None = (
+        None
+    )
+
+
+class ConsentsRevoked(msgspec.Struct):
+    user_id: str
+    client_id: str | None
+    consents_revoked: int
+
+
 # ---- clients -----------------------------------------------------------------------------
 
 if TYPE_CHECKING:
@@ -221,6 +240,13 @@ class NewClientIn(msgspec.Struct, forbid_unknown_fields=True):
     refresh_token_ttl: Seconds | None = None
     # May introspect access tokens of any audience (a gateway); else only its own audiences.
     introspect_any: bool = False
+    # The login (authorization code flow): exact redirect URIs (https, loopback http or a
+    # private-use scheme, no fragment), whether users are asked, the ID token's alg.
+    name: Name | None = None
+    redirect_uris: list[Uri] = msgspec.field(default_factory=list)
+    post_logout_redirect_uris: list[Uri] = msgspec.field(default_factory=list)
+    consent_required: bool = False
+    id_token_alg: SigningAlg = DEFAULT_ID_TOKEN_ALG
 
 
 class ClientOut(msgspec.Struct):
@@ -239,6 +265,11 @@ class ClientOut(msgspec.Struct):
     # After a rotation with an overlap: until when the previous secret still works.
     rotation_overlap_until: datetime | None
     introspect_any: bool = False
+    name: str | None = None
+    redirect_uris: list[str] = msgspec.field(default_factory=list)
+    post_logout_redirect_uris: list[str] = msgspec.field(default_factory=list)
+    consent_required: bool = False
+    id_token_alg: str = DEFAULT_ID_TOKEN_ALG
 
     @classmethod
     def of(cls, row: Client) -> ClientOut:
@@ -255,6 +286,11 @@ class ClientOut(msgspec.Struct):
             created_at=row.created_at,
             rotation_overlap_until=row.previous_secret_expires_at,
             introspect_any=row.introspect_any,
+            name=row.name,
+            redirect_uris=list(row.redirect_uris),
+            post_logout_redirect_uris=list(row.post_logout_redirect_uris),
+            consent_required=row.consent_required,
+            id_token_alg=row.id_token_alg,
         )
 
 
@@ -268,6 +304,12 @@ class ClientChange(msgspec.Struct, forbid_unknown_fields=True):
     alg: SigningAlg | msgspec.UnsetType | None = msgspec.UNSET
     access_token_ttl: Seconds | msgspec.UnsetType | None = msgspec.UNSET
     refresh_token_ttl: Seconds | msgspec.UnsetType | None = msgspec.UNSET
+    name: Name | msgspec.UnsetType | None = msgspec.UNSET
+    redirect_uris: list[Uri] | msgspec.UnsetType = msgspec.UNSET
+    post_logout_redirect_uris: list[Uri] | msgspec.UnsetType = msgspec.UNSET
+    consent_required: bool | msgspec.UnsetType = msgspec.UNSET
+    # null resets it to RS256.
+    id_token_alg: SigningAlg | msgspec.UnsetType | None = msgspec.UNSET
 
     def changes(self) -> dict[str, Any]:
         return {

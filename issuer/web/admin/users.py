@@ -1,4 +1,4 @@
-"""/admin/users: create, list, disable, enable, revoke a user's sessions."""
+"""/admin/users: create, list, disable, enable, revoke a user's sessions or consents."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from issuer.accounts import users as accounts
 from issuer.store import users
 from issuer.web.admin.guard import Actor
 from issuer.web.admin.schemas import (
+    ConsentsRevoked,
     Limit,
     NewUser,
     Offset,
+    RevokeConsentsIn,
     SessionsRevoked,
     UserDisabled,
     UserOut,
@@ -73,7 +75,7 @@ class UsersController(Controller):
     @post(
         "/{user_id:str}/revoke-sessions",
         status_code=200,
-        summary="Revoke every refresh family of a user (logout everywhere)",
+        summary="Revoke every refresh family and browser session of a user (logout everywhere)",
         responses=errors(404),
     )
     async def revoke_sessions(
@@ -83,3 +85,22 @@ class UsersController(Controller):
             runtime.database, user_id, now=runtime.clock(), actor=actor
         )
         return SessionsRevoked(user_id=user_id, sessions_revoked=ended.sessions_revoked)
+
+    @post(
+        "/{user_id:str}/revoke-consents",
+        status_code=200,
+        summary="Forget a user's consents (to one client, or all): the consent page asks again",
+        responses=errors(404),
+    )
+    async def revoke_consents(
+        self,
+        runtime: RuntimeDep,
+        actor: Actor,
+        user_id: FromPath[str],
+        data: JSONBody[RevokeConsentsIn | None] = None,
+    ) -> ConsentsRevoked:
+        client_id = data.client_id if data else None
+        forgotten = await accounts.revoke_consents(
+            runtime.database, user_id, client_id=client_id, now=runtime.clock(), actor=actor
+        )
+        return ConsentsRevoked(user_id=user_id, client_id=client_id, consents_revoked=forgotten)
