@@ -25,6 +25,7 @@ from issuer.oauth.grants.base import Grant, TokenRequest, resolve_audience, scop
 from issuer.oauth.minting import new_jti, token_response
 from issuer.store import audit, authorization_codes, denylist, families, users
 from issuer.store.authorization_codes import StoredCode
+from issuer.store.database import Database
 
 __all__ = ["AuthorizationCodeGrant"]
 
@@ -58,8 +59,7 @@ class AuthorizationCodeGrant(Grant):
         return self.respond(issued, request, id_token=wants_id_token)
 
     async def find_code(self, digest: str, request: TokenRequest) -> StoredCode:
-        async with self.server.database.session() as session:
-            code = await authorization_codes.find(session, digest)
+        code = await authorization_codes.find(self.server.database, digest)
         if code is None:
             raise InvalidGrant("the authorization code is invalid", debug="unknown code")
         # RFC 6749 §4.1.3: ensure the code was issued to the authenticated client.
@@ -96,20 +96,23 @@ class AuthorizationCodeGrant(Grant):
         return target
 
     async def consume(self, code: StoredCode, audience: str, request: TokenRequest) -> Issued:
-        """Consume the code and start its refresh family in one transaction; a consume lost
-        to a concurrent use is a second use."""
+        """Consume the code (one statement) and start its refresh family in the same
+        transaction when the client may refresh; a consume lost to a concurrent use is a
+        second use."""
         client, now = request.client, request.now
         minter, settings = self.server.minter, self.server.settings
         jti = new_jti()
         access_expires = now + timedelta(seconds=minter.access_ttl(client))
         refresh = minter.new_refresh_token() if "refresh_token" in client.grant_types else None
         family_id = None if refresh is None else str(uuid.uuid4())
-        async with self.server.database.session() as session:
-            user = await users.by_id(session, code.user_id)
-            if user is None or user.disabled:
-                raise InvalidGrant("the user is disabled", debug=f"user {code.user_id}")
-            consumed = await authorization_codes.consume(
-                session,
+        database = self.server.database
+        user = await users.token_subject(database, code.user_id)
+        if user is None or user.disabled:
+            raise InvalidGrant("the user is disabled", debug=f"user {code.user_id}")
+
+        async def consume_in(target: Database | AsyncSession) -> bool:
+            return await authorization_codes.consume(
+                target,
                 code.digest,
                 client_id=client.client_id,
                 now=now,
@@ -117,24 +120,30 @@ class AuthorizationCodeGrant(Grant):
                 access_token_jti=jti,
                 access_token_expires_at=access_expires,
             )
-            if consumed and refresh is not None and family_id is not None:
-                family_expires = now + timedelta(seconds=settings.family_lifetime)
-                await families.add_login(
-                    session,
-                    family_id=family_id,
-                    user_id=user.id,
-                    client_id=client.client_id,
-                    scope=code.scope,
-                    audience=audience,
-                    now=now,
-                    family_expires_at=family_expires,
-                    jti=handles.digest(refresh),
-                    expires_at=min(
-                        now + timedelta(seconds=minter.refresh_ttl(client)), family_expires
-                    ),
-                    session_id=code.session_id,
-                )
-            email, roles = user.email, tuple(user.roles)
+
+        if refresh is None or family_id is None:  # nothing else to store: one statement
+            consumed = await consume_in(database)
+        else:
+            async with database.session() as session:
+                consumed = await consume_in(session)
+                if consumed:
+                    family_expires = now + timedelta(seconds=settings.family_lifetime)
+                    await families.add_login(
+                        session,
+                        family_id=family_id,
+                        user_id=user.id,
+                        client_id=client.client_id,
+                        scope=code.scope,
+                        audience=audience,
+                        now=now,
+                        family_expires_at=family_expires,
+                        jti=handles.digest(refresh),
+                        expires_at=min(
+                            now + timedelta(seconds=minter.refresh_ttl(client)), family_expires
+                        ),
+                        session_id=code.session_id,
+                    )
+        email, roles = user.email, user.roles
         if not consumed:
             await self.revoke_first_use(code.digest, request)
         stored = replace(
@@ -151,8 +160,10 @@ class AuthorizationCodeGrant(Grant):
         first use issued SHOULD be revoked: its family, and its access token on the
         deny-list. Committed, and only then is `invalid_grant` raised."""
         now, actor = request.now, f"client:{request.client.client_id}"
+        # Read after the first use committed (a lost consume waited for it), so its family
+        # and jti are there.
+        code = await authorization_codes.find(self.server.database, digest)
         async with self.server.database.session() as session:
-            code = await authorization_codes.find(session, digest)
             first = code is not None and await _revoke(session, code, now=now, actor=actor)
         if first and code is not None:
             REVOCATIONS.labels(kind="access_token").inc()
