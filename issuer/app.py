@@ -12,7 +12,6 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 
@@ -22,13 +21,17 @@ from issuer.settings import Settings
 from issuer.web import discovery, health, introspection, jwks, revocation, token, userinfo
 from issuer.web import metrics as metrics_routes
 from issuer.web.admin import admin_router
+from issuer.web.allow import repair_options_allow
+from issuer.web.bare_paths import OpenAPIDocument
 from issuer.web.body_timeout import receive_by_deadline
 from issuer.web.deps import DEPENDENCIES
 from issuer.web.errors import EXCEPTION_HANDLERS, http_error_response
 from issuer.web.jwks import JWKS_PATH
 from issuer.web.metrics import observe_request
+from issuer.web.openapi import OPENAPI_PLUGINS
 from issuer.web.pages import TEMPLATE_CONFIG, pages_router
 from issuer.web.pages.errors import or_page
+from issuer.web.requests import serve_with_request_id
 from issuer.web.responses import security_headers
 
 __all__ = ["PROTOCOL_ROUTES", "ROOT_ROUTES", "IssuerApp", "create_app", "create_app_from_env"]
@@ -62,17 +65,26 @@ class IssuerApp(Litestar):
 
     jwks_path: str = JWKS_PATH
     body_read_timeout: float = 10.0
+    access_log: bool = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+
+        async def respond(send: Any) -> None:
             if scope["path"] == self.jwks_path and scope["method"] == "GET":
                 started = perf_counter()
                 scope["app"] = scope["litestar_app"] = self
                 status = await jwks.serve_jwks(scope, send)
                 observe_request(self.jwks_path, status, perf_counter() - started)
                 return
-            receive = receive_by_deadline(receive, self.body_read_timeout)
-        await super().__call__(scope, receive, send)
+            await super(IssuerApp, self).__call__(
+                scope, receive_by_deadline(receive, self.body_read_timeout), send
+            )
+
+        # Every request has an id (X-Request-Id) in its log records and its response.
+        await serve_with_request_id(scope, send, respond, log_access=self.access_log)
 
 
 def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
@@ -107,6 +119,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
         },
         lifespan=[lifespan],
         middleware=[metrics_routes.latency_middleware],
+        plugins=OPENAPI_PLUGINS,
         request_max_body_size=settings.max_body_bytes,
         template_config=TEMPLATE_CONFIG,
         # Litestar routes; the bare-ASGI paths and the error handlers add the same headers.
@@ -118,7 +131,9 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
             # The JSON document only (at /schema and /schema/openapi.json): Litestar's HTML
             # UIs (Swagger, ReDoc, Elements, …) load scripts, styles and a favicon from CDNs
             # without integrity checks. Point any OpenAPI viewer at /schema/openapi.json.
-            render_plugins=[JsonRenderPlugin()],
+            # The bare ASGI routes (protocol endpoints, JWKS) and the operational ones are
+            # added by hand (issuer.web.bare_paths), so that the document lists every route.
+            render_plugins=[OpenAPIDocument(prefix)],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(
@@ -128,9 +143,14 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
             ),
         ),
         debug=False,
+        # Logging is the process's (issuer.logs, set up by `issuer serve`): Litestar's default
+        # would give the root logger a plain-text handler of its own.
+        logging_config=None,
     )
+    repair_options_allow(app)
     app.jwks_path = prefix + JWKS_PATH
     app.body_read_timeout = settings.body_read_timeout_seconds
+    app.access_log = settings.access_log
     return app
 
 

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
@@ -27,6 +28,34 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 class CommandError(Exception):
     """A failure the user can act on; printed as one line."""
+
+
+# Top-level modules of the `server` extra: the bare distribution is the verifier only.
+_SERVER_MODULES = frozenset(
+    {
+        "aiosqlite",
+        "alembic",
+        "argon2",
+        "asyncpg",
+        "jinja2",
+        "litestar",
+        "msgspec",
+        "prometheus_client",
+        "sqlalchemy",
+        "uvicorn",
+    }
+)
+
+
+def _missing_extra(exc: ModuleNotFoundError) -> CommandError | None:
+    """A module of the server extra is missing: say which extra to install, in one line."""
+    module = (exc.name or "").partition(".")[0]
+    if module not in _SERVER_MODULES:
+        return None
+    return CommandError(
+        f"this command needs the issuer's [server] extra (no module {module!r}): "
+        "pip install '<the issuer wheel or checkout>[server]'"
+    )
 
 
 def _actor() -> str:
@@ -45,13 +74,38 @@ def _run(coro: Awaitable[int]) -> int:
 
 def _database_error(exc: Exception) -> CommandError:
     """Describe a database failure in one line, without credentials or a trace."""
-    from sqlalchemy.exc import DBAPIError
+    from issuer.store.database import unavailable_reason
 
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    text = unavailable_reason(exc)
     if "no such table" in text or ("does not exist" in text and "relation" in text):
         return CommandError(f"the database has no schema yet ({text}): run `issuer migrate`")
     return CommandError(f"database unavailable: {text}")
+
+
+def _existing_database(settings: Settings, *, create_dir: bool | None = None) -> str:
+    """Refuse an SQLite file that is not there, and say which database is used.
+
+    `create_dir` None: the file must exist (every command but `migrate` and `serve`: opening
+    it would leave an empty issuer.db in whatever directory the command ran from). False or
+    True: `migrate` creates the file, but not a missing directory unless told to.
+    """
+    from issuer.store.database import describe_database, sqlite_path
+
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        if create_dir is None:
+            raise CommandError(
+                f"no SQLite database at {path}: run `issuer migrate` there first, "
+                "or set ISSUER_DATABASE_URL"
+            )
+        if not path.parent.is_dir():
+            if not create_dir:
+                raise CommandError(
+                    f"the directory of the SQLite database {path} does not exist: "
+                    "create it, or pass --create-db-dir"
+                )
+            path.parent.mkdir(parents=True)
+    return describe_database(settings.database_url)
 
 
 async def _with_session(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
@@ -59,10 +113,13 @@ async def _with_session(settings: Settings, work: Callable[[Any], Awaitable[int]
 
     from issuer.store.database import Database
 
-    database = Database(settings.database_url, pool_size=1)
+    _existing_database(settings)
+    database = Database(settings.database_url, pool_size=1, pooling=settings.database_pooling)
     try:
         async with database.session() as session:
             return await work(session)
+    except BrokenPipeError:
+        raise  # the reader of our output went away (`| head`): not a database failure
     except (DBAPIError, InterfaceError, OSError) as exc:
         raise _database_error(exc) from None
     finally:
@@ -74,11 +131,12 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     from issuer.store.migrate import upgrade
 
+    database = _existing_database(settings, create_dir=args.create_db_dir)
     try:
-        upgrade(settings.database_url)
+        upgrade(settings.database_url, pooling=settings.database_pooling)
     except (DBAPIError, InterfaceError, OSError) as exc:
         raise _database_error(exc) from None
-    print("database is at the newest revision")
+    print(f"database is at the newest revision: {database}")
     return 0
 
 
@@ -87,7 +145,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from issuer.keyring.kek import load_kek
 
-    cmd_migrate(args, settings)
+    if args.no_migrate:
+        # Migrated once beforehand (a container's one-shot `issuer migrate`).
+        print(f"not migrating (--no-migrate): {_existing_database(settings)}")
+    else:
+        cmd_migrate(args, settings)  # prints the database it migrated; each worker logs it too
     kek = load_kek(settings)  # once here, so that workers never race to create it
     _run(_with_database(settings, lambda database: _open_keys(database, settings, kek)))
     uvicorn.run("issuer.app:create_app_from_env", **uvicorn_options(args, settings))
@@ -389,11 +451,14 @@ async def _with_database(settings: Settings, work: Callable[[Any], Awaitable[int
     from issuer.keyring.rotation import KeyOperationError
     from issuer.store.database import Database
 
-    database = Database(settings.database_url, pool_size=1)
+    _existing_database(settings)
+    database = Database(settings.database_url, pool_size=1, pooling=settings.database_pooling)
     try:
         return await work(database)
     except (KeyDecryptionError, KeyOperationError) as exc:
         raise CommandError(str(exc)) from None
+    except BrokenPipeError:
+        raise  # the reader of our output went away (`| head`): not a database failure
     except (DBAPIError, InterfaceError, OSError) as exc:
         raise _database_error(exc) from None
     finally:
@@ -414,16 +479,19 @@ def _when(value: Any) -> str | None:
     return None if value is None else str(value.isoformat(timespec="seconds"))
 
 
+# `keys list` order: what signs, what will sign, what still verifies, what is dead.
+_LISTING_ORDER = ("active", "next", "retired", "revoked")
+
+
 def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
-    from issuer.keyring.kek import load_kek
-    from issuer.keyring.states import KeyState
+    """Public data only (kids, algs, states, times): no key-encryption key needed."""
     from issuer.store import signing_keys
 
     async def work(database: Any) -> int:
         async with database.session() as session:
             rows = await signing_keys.all_keys(session)
-        if any(KeyState(row.state) is not KeyState.REVOKED for row in rows):
-            await _open_keys(database, settings, load_kek(settings, create=False))
+        # By state, then newest first (the rows come oldest first; the sort is stable).
+        rows = sorted(reversed(rows), key=lambda row: _LISTING_ORDER.index(row.state))
         listed = [
             {
                 "kid": row.kid,
@@ -441,19 +509,19 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps(listed, indent=2))
             return 0
-        columns = ("kid", "alg", "state", "published_at", "activated_at", "retired_at")
-        extra = ("unpublish_after", "revoked_at")
-        widths = (43, 6, 7, 25, 25, 25)
+        columns = ("kid", "alg", "state", "created_at", "activated_at", "retired_at", "revoked_at")
+        widths = (43, 6, 7, 25, 25, 25, 25)
         print(
             "  ".join(
                 f"{name:<{width}}" for name, width in zip(columns, widths, strict=True)
             ).rstrip()
         )
         for key in listed:
-            cells = [str(key["kid"]), f"{key['alg']:<6}", f"{key['state']:<7}"]
-            cells += [f"{key[name] or '-':<25}" for name in columns[3:]]
-            notes = [f"{name}={key[name]}" for name in extra if key[name]]
-            print("  ".join(cells + notes).rstrip())
+            cells = [
+                f"{key[name] or '-':<{width}}" for name, width in zip(columns, widths, strict=True)
+            ]
+            note = f"unpublish_after={key['unpublish_after']}" if key["unpublish_after"] else ""
+            print("  ".join([*cells, note]).rstrip())
         return 0
 
     return _run(_with_database(settings, work))
@@ -540,12 +608,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     migrate = commands.add_parser("migrate", help="apply database migrations (idempotent)")
-    migrate.set_defaults(handler=cmd_migrate)
-
     serve = commands.add_parser("serve", help="migrate, then serve HTTP")
+    for creates in (migrate, serve):
+        creates.add_argument(
+            "--create-db-dir",
+            action="store_true",
+            help="create the directory of an SQLite ISSUER_DATABASE_URL if it is missing",
+        )
+    migrate.set_defaults(handler=cmd_migrate)
+    serve.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not migrate first (when `issuer migrate` ran once before, as in compose.yaml)",
+    )
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--port", type=_bounded(1, 65535), default=8000)
+    serve.add_argument("--workers", type=_bounded(1, 256), default=1)
     serve.set_defaults(handler=cmd_serve)
 
     users = commands.add_parser("users", help="manage users").add_subparsers(
@@ -707,9 +785,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         handler: Command = args.handler
-        return handler(args, settings)
+        code = handler(args, settings)
+        sys.stdout.flush()  # here, where a closed pipe is still ours to report (quietly)
+        return code
     except (ConfigError, CommandError) as exc:
         print(f"issuer: error: {exc}", file=sys.stderr)
         return 1
+    except ModuleNotFoundError as exc:
+        missing = _missing_extra(exc)
+        if missing is None:
+            raise
+        print(f"issuer: error: {missing}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `issuer keys list | head -3`: the reader has what it wanted. Quietly, as a command
+        # killed by SIGPIPE would; stdout goes to /dev/null so that the exit flush is silent.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13

@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from issuer.clock import Clock, utcnow
 from issuer.store import leases
-from issuer.store.database import Database
+from issuer.store.database import Database, database_unavailable, unavailable_reason
 
 __all__ = ["Lease", "run_every"]
 
@@ -76,8 +76,16 @@ async def run_every(
             try:
                 if await lease.acquire():
                     await job()
-            except Exception:
-                log.exception("job %s failed; retrying in %ss", lease.name, interval)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    log.exception("job %s failed; retrying in %ss", lease.name, interval)
+                else:
+                    log.warning(
+                        "job %s: database unavailable (%s); retrying in %ss",
+                        lease.name,
+                        unavailable_reason(exc),
+                        interval,
+                    )
             await sleep(interval)
     finally:
         try:

@@ -16,9 +16,10 @@ from issuer.clock import Clock, utcnow
 from issuer.jobs import Lease, run_every
 from issuer.keyring.holder import MAINTENANCE_INTERVAL, KeyRingHolder
 from issuer.keyring.kek import load_kek
-from issuer.oauth.server import AuthorizationServer
+from issuer.oauth.server import CLIENT_CACHE_SECONDS, AuthorizationServer
 from issuer.settings import Settings
-from issuer.store.database import Database
+from issuer.store.changes import ChangeListener
+from issuer.store.database import Database, describe_database, unavailable_reason
 
 __all__ = ["Runtime"]
 
@@ -38,12 +39,13 @@ class Runtime:
     kek: bytes = field(init=False, repr=False)
     keys: KeyRingHolder = field(init=False)
     server: AuthorizationServer = field(init=False)
+    changes: ChangeListener | None = field(default=None, init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
     _checks: list[ReadinessCheck] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.kek = load_kek(self.settings)
-        self.database = Database(self.settings.database_url)
+        self.database = Database(self.settings.database_url, pooling=self.settings.database_pooling)
         self.keys = KeyRingHolder(self.database, self.settings, self.kek, self.clock)
         self.server = AuthorizationServer(
             settings=self.settings, database=self.database, keys=self.keys, clock=self.clock
@@ -57,11 +59,19 @@ class Runtime:
         says why, and the ring loads when the database answers); a KEK that does not open the
         stored keys is: the process must never run with keys it cannot use.
         """
+        database = describe_database(self.settings.database_url)
+        log.info(
+            "issuer %s starting on %s", self.settings.url, database, extra={"database": database}
+        )
         try:
             await self.keys.start()
         except (OSError, SQLAlchemyError) as exc:
-            log.warning("database unavailable at start (%s); retrying in the background", exc)
+            log.warning(
+                "database unavailable at start (%s); retrying in the background",
+                unavailable_reason(exc),
+            )
         self.run_in_background("key-ring-refresh", self.keys.poll_forever)
+        self._listen_for_changes()
         key_lease = Lease(
             self.database, "key-maintenance", ttl=3 * MAINTENANCE_INTERVAL, clock=self.clock
         )
@@ -72,6 +82,32 @@ class Runtime:
         self.run_in_background(
             "cleanup", lambda: cleanup.run_forever(self.database, self.settings, self.clock)
         )
+
+    def _listen_for_changes(self) -> None:
+        """Key-ring and client changes made by any process reach this one at once (Postgres
+        LISTEN/NOTIFY, `issuer.store.changes`); without it, within the polling delays."""
+        settings = self.settings
+        url = settings.database_listen_url
+        if url is None and not settings.is_sqlite:
+            if settings.database_pooling == "transaction":
+                log.warning(
+                    "ISSUER_DATABASE_POOLING=transaction and no ISSUER_DATABASE_LISTEN_URL: "
+                    "LISTEN needs a direct connection, so key and client changes reach this "
+                    "process by polling only (the key ring every %gs, clients within %gs)",
+                    settings.ring_refresh_seconds,
+                    CLIENT_CACHE_SECONDS,
+                )
+            else:
+                url = settings.database_url
+        if url is None:
+            return
+        self.changes = ChangeListener(
+            url,
+            on_keys=self.keys.changed,
+            on_client=self.server.clients.forget,
+            on_clients=self.server.clients.forget_all,
+        )
+        self.run_in_background("change-notifications", self.changes.run_forever)
 
     def add_readiness_check(self, check: ReadinessCheck) -> None:
         """A check returns None when ready, or why not."""

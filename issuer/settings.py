@@ -20,6 +20,11 @@ __all__ = ["ConfigError", "Settings", "is_loopback"]
 _EDDSA_NAMES = ALGS["EdDSA"].names
 
 
+# A rotation waits for the next key to have been published this long (plus the ring refresh),
+# and a revoked key lingers in caches as long: a day is the most that still lets both happen.
+JWKS_MAX_AGE_LIMIT = 86_400
+
+
 class ConfigError(ValueError):
     """A bad configuration value; the message names the variable and what is wrong."""
 
@@ -34,7 +39,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -44,6 +51,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -58,6 +67,17 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be on or off (1/0, true/false, yes/no), got {raw!r}")
 
 
 def _issuer_url(raw: str) -> str:
@@ -92,6 +112,31 @@ def _database_url(raw: str) -> str:
         f"ISSUER_DATABASE_URL must be postgresql+asyncpg:// or sqlite+aiosqlite://, "
         f"got driver {url.drivername!r}"
     )
+
+
+def _database_pooling(env: Mapping[str, str]) -> str:
+    from issuer.store.database import POOLING_MODES
+
+    pooling = env.get("ISSUER_DATABASE_POOLING") or "session"
+    if pooling not in POOLING_MODES:
+        raise ConfigError(
+            f"ISSUER_DATABASE_POOLING must be {' or '.join(POOLING_MODES)}, got {pooling!r}"
+        )
+    return pooling
+
+
+def _listen_url(env: Mapping[str, str]) -> str | None:
+    raw = env.get("ISSUER_DATABASE_LISTEN_URL")
+    if not raw:
+        return None
+    try:
+        url = _database_url(raw)
+    except ConfigError as exc:
+        message = str(exc).replace("ISSUER_DATABASE_URL", "ISSUER_DATABASE_LISTEN_URL")
+        raise ConfigError(message) from None
+    if not url.startswith("postgresql"):
+        raise ConfigError("ISSUER_DATABASE_LISTEN_URL must be a postgresql+asyncpg:// URL")
+    return url
 
 
 def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
@@ -137,6 +182,11 @@ class Settings:
 
     url: str = "http://127.0.0.1:8000"
     database_url: str = "sqlite+aiosqlite:///issuer.db"
+    # "transaction" behind PgBouncer in transaction mode: no named prepared statements.
+    database_pooling: str = "session"
+    # A direct connection (not through a transaction-mode pooler) for LISTEN; by default the
+    # database URL itself unless ISSUER_DATABASE_POOLING=transaction.
+    database_listen_url: str | None = None
     keys_dir: Path = Path("keys")
     kek: bytes | None = field(default=None, repr=False)
     access_token_ttl: int = 900
@@ -166,6 +216,8 @@ class Settings:
     # The hosted login pages: how long a browser session (SSO) lasts, and the name they show.
     session_lifetime: int = 86_400
     display_name: str = "issuer"
+    # One `issuer.access` log record per HTTP request.
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -189,6 +241,8 @@ class Settings:
             database_url=_database_url(
                 env.get("ISSUER_DATABASE_URL") or "sqlite+aiosqlite:///issuer.db"
             ),
+            database_pooling=_database_pooling(env),
+            database_listen_url=_listen_url(env),
             keys_dir=Path(env.get("ISSUER_KEYS_DIR") or "keys"),
             kek=decode_kek(kek_raw, "ISSUER_KEK") if kek_raw else None,
             access_token_ttl=_int(env, "ISSUER_ACCESS_TOKEN_TTL", 900, minimum=1),
@@ -199,7 +253,7 @@ class Settings:
             default_alg=default_alg,
             eddsa_jws_alg=eddsa,
             rsa_key_size=rsa_bits,
-            jwks_max_age=_int(env, "ISSUER_JWKS_MAX_AGE", 300),
+            jwks_max_age=_int(env, "ISSUER_JWKS_MAX_AGE", 300, maximum=JWKS_MAX_AGE_LIMIT),
             ring_refresh_seconds=_float(env, "ISSUER_RING_REFRESH_SECONDS", 5.0, minimum=0.05),
             key_rotation_days=_float(env, "ISSUER_KEY_ROTATION_DAYS", 0.0),
             cleanup_interval_seconds=_float(
@@ -213,6 +267,7 @@ class Settings:
             metrics_token=_metrics_token(env),
             session_lifetime=_int(env, "ISSUER_SESSION_LIFETIME", 86_400, minimum=60),
             display_name=_display_name(env),
+            access_log=_bool(env, "ISSUER_ACCESS_LOG", False),
         )
 
     @property

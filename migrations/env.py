@@ -26,6 +26,11 @@ def database_url() -> str:
     return str(url)
 
 
+def database_pooling() -> str:
+    pooling = config.attributes.get("database_pooling") or os.environ.get("ISSUER_DATABASE_POOLING")
+    return str(pooling or "session")
+
+
 def run_migrations(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
@@ -40,7 +45,7 @@ def run_migrations(connection: Connection) -> None:
 
 
 async def run_online() -> None:
-    engine = create_engine(database_url())
+    engine = create_engine(database_url(), pooling=database_pooling())
     try:
         async with engine.begin() as connection:
             await connection.run_sync(run_migrations)

@@ -57,7 +57,8 @@ class PostgresDatabases:
                 "$(ls /etc/postgresql) main start) or set ISSUER_TEST_DATABASE_URL."
             ) from None
 
-    def create(self) -> str:
+    def create(self, *, migrated: bool = True) -> str:
+        """A new database on the server, migrated to head unless told otherwise."""
         name = f"issuer_test_{self.run}_{len(self.created)}"
 
         async def create() -> None:
@@ -71,7 +72,8 @@ class PostgresDatabases:
         self.created.append(name)
         url = make_url(self.server).set(drivername="postgresql+asyncpg", database=name)
         database_url = url.render_as_string(hide_password=False)
-        upgrade(database_url)
+        if migrated:
+            upgrade(database_url)
         return database_url
 
     def drop_all(self) -> None:

@@ -7,8 +7,9 @@ import asyncio
 import base64
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import httpx
 from issuer.settings import Settings
 from tests.test_serve import clean_env, free_port
 
-__all__ = ["Served", "issuer_serve", "wait_ready"]
+__all__ = ["Served", "issuer_serve", "issuer_serving", "start", "stop", "wait_ready"]
 
 
 @dataclass
@@ -41,12 +42,9 @@ async def wait_ready(http: httpx.AsyncClient) -> None:
     raise AssertionError("issuer serve did not become ready")
 
 
-@asynccontextmanager
-async def issuer_serve(
-    settings: Settings, directory: Path, *, workers: int = 1, **env: object
-) -> AsyncIterator[Served]:
+def start(settings: Settings, directory: Path, *, workers: int = 1, **env: object) -> Served:
     """`issuer serve` on a free loopback port with `settings`' database and KEK (and any
-    further ISSUER_* in `env`), ready when this yields; stopped with SIGTERM afterwards."""
+    further ISSUER_* in `env`); not yet ready."""
     port = free_port()
     environ = clean_env() | {
         "ISSUER_URL": f"http://127.0.0.1:{port}",
@@ -56,20 +54,54 @@ async def issuer_serve(
     }
     environ.update({name: str(value) for name, value in env.items()})
     command = [sys.executable, "-m", "issuer", "serve", "--port", str(port)]
-    process = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
+    process = subprocess.Popen(
         [*command, "--workers", str(workers)],
         cwd=directory,
         env=environ,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    served = Served(process, port)
+    return Served(process, port)
+
+
+def stop(served: Served) -> None:
+    """SIGTERM (unless it has exited already); its output must hold no traceback."""
+    if served.process.poll() is None:
+        served.process.terminate()
+    output = served.process.communicate(timeout=30)[0].decode()
+    assert "Traceback" not in output, output
+
+
+@contextmanager
+def issuer_serving(
+    settings: Settings, directory: Path, *, workers: int = 1, **env: object
+) -> Iterator[Served]:
+    """`start`, ready when this yields (for synchronous tests and fixtures); then `stop`."""
+    served = start(settings, directory, workers=workers, **env)
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{served.url}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise AssertionError("issuer serve did not become ready")
+        yield served
+    finally:
+        stop(served)
+
+
+@asynccontextmanager
+async def issuer_serve(
+    settings: Settings, directory: Path, *, workers: int = 1, **env: object
+) -> AsyncIterator[Served]:
+    """`start`, ready when this yields; then `stop`."""
+    served = start(settings, directory, workers=workers, **env)
     try:
         async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
             await wait_ready(http)
         yield served
     finally:
-        if process.poll() is None:
-            process.terminate()
-        output = process.communicate(timeout=30)[0].decode()
-    assert "Traceback" not in output, output
+        stop(served)

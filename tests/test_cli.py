@@ -18,11 +18,16 @@ from issuer.store import audit, clients, users
 from issuer.store.database import Database
 from issuer.store.models import Client
 from tests.oauth.support import store_family
+from tests.pgbouncer import pooling_of
+
+# migrate, users and clients through PgBouncer in transaction mode too.
+pytestmark = pytest.mark.through_pgbouncer
 
 
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> str:
     monkeypatch.setenv("ISSUER_DATABASE_URL", database_url)
+    monkeypatch.setenv("ISSUER_DATABASE_POOLING", pooling_of(database_url))
     monkeypatch.setenv("ISSUER_KEYS_DIR", str(tmp_path / "keys"))
     monkeypatch.delenv("ISSUER_KEK", raising=False)
     monkeypatch.delenv("ISSUER_URL", raising=False)
@@ -50,7 +55,7 @@ def one_line_error(err: str) -> str:
 
 def lookup(database_url: str, coro_factory):  # type: ignore[no-untyped-def]
     async def go():  # type: ignore[no-untyped-def]
-        database = Database(database_url)
+        database = Database(database_url, pooling=pooling_of(database_url))
         try:
             async with database.session() as session:
                 return await coro_factory(session)
@@ -180,6 +185,71 @@ def test_unmigrated_database_says_to_migrate(monkeypatch, capsys, tmp_path: Path
     assert code != 0 and "issuer migrate" in one_line_error(err)
 
 
+def test_commands_other_than_migrate_never_create_an_sqlite_file(
+    monkeypatch, capsys, tmp_path: Path
+) -> None:
+    missing = tmp_path / "issuer.db"
+    monkeypatch.setenv("ISSUER_DATABASE_URL", "sqlite+aiosqlite:///issuer.db")
+    monkeypatch.setenv("ISSUER_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.chdir(tmp_path)
+    for argv in (["clients", "list"], ["keys", "list"], ["users", "enable", "a@b.co"]):
+        code, _, err = run(capsys, monkeypatch, *argv)
+        assert code == 1
+        assert f"no SQLite database at {missing}: run `issuer migrate`" in one_line_error(err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_migrate_names_the_database_and_refuses_a_missing_directory(
+    monkeypatch, capsys, tmp_path: Path
+) -> None:
+    target = tmp_path / "data" / "nested" / "issuer.db"
+    monkeypatch.setenv("ISSUER_DATABASE_URL", "sqlite+aiosqlite:///data/nested/issuer.db")
+    monkeypatch.setenv("ISSUER_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, monkeypatch, "migrate")
+    assert code == 1
+    assert f"the directory of the SQLite database {target} does not exist" in one_line_error(err)
+    assert "--create-db-dir" in err
+    assert not (tmp_path / "data").exists()
+    code, out, err = run(capsys, monkeypatch, "migrate", "--create-db-dir")
+    assert code == 0, err
+    assert out.strip() == f"database is at the newest revision: SQLite file {target}"
+    assert target.is_file()
+
+
+def test_migrate_names_the_database_it_migrated(cli_env: str, capsys, monkeypatch) -> None:
+    from issuer.store.database import sqlite_path
+
+    code, out, err = run(capsys, monkeypatch, "migrate")
+    assert code == 0, err
+    path = sqlite_path(cli_env)
+    shown = f"SQLite file {path}" if path else f"PostgreSQL {cli_env}"
+    assert out.strip() == f"database is at the newest revision: {shown}"
+
+
+def test_a_postgres_database_is_named_without_its_password() -> None:
+    from issuer.store.database import describe_database
+
+    described = describe_database("postgresql+asyncpg://issuer:s3cret@db:5432/issuer")
+    assert described == "PostgreSQL postgresql+asyncpg://issuer:***@db:5432/issuer"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["serve", "--port", "99999"], "argument --port: must be between 1 and 65535"),
+        (["serve", "--port", "0"], "argument --port: must be between 1 and 65535"),
+        (["serve", "--workers", "0"], "argument --workers: must be between 1 and 256"),
+        (["serve", "--workers", "many"], "argument --workers: not an integer: 'many'"),
+    ],
+)
+def test_serve_refuses_a_bad_port_or_worker_count(capsys, argv: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert message in one_line_error(capsys.readouterr().err.replace("issuer serve:", "issuer:"))
+
+
 def test_bad_configuration_is_one_line(monkeypatch, capsys) -> None:
     monkeypatch.setenv("ISSUER_KEK", "too-short")
     code, _, err = run(capsys, monkeypatch, "migrate")
@@ -254,3 +324,23 @@ def test_users_change_of_an_unknown_user_is_one_line(
 ) -> None:
     code, _, err = run(capsys, monkeypatch, "users", command, user)
     assert code == 1 and one_line_error(err) == f"issuer: error: no such user: {user}"
+
+
+def test_serve_no_migrate_leaves_the_schema_to_the_one_shot_migrate(
+    cli_env: str, capsys, monkeypatch
+) -> None:
+    import uvicorn
+
+    import issuer.store.migrate
+
+    served: list[dict[str, object]] = []
+
+    def must_not_migrate(url: str) -> None:
+        raise AssertionError("serve --no-migrate migrated")
+
+    monkeypatch.setattr(issuer.store.migrate, "upgrade", must_not_migrate)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(options))
+    code, out, err = run(capsys, monkeypatch, "serve", "--no-migrate", "--port", "8123")
+    assert code == 0, err
+    assert out.startswith("not migrating (--no-migrate): ")
+    assert served and served[0]["port"] == 8123

@@ -135,14 +135,17 @@ def test_bad_input_is_one_line_and_non_zero(  # type: ignore[no-untyped-def]
     assert message in one_line_error(err)
 
 
-def test_a_wrong_kek_is_one_line_for_keys_list_and_serve(  # type: ignore[no-untyped-def]
+def test_a_wrong_kek_is_one_line_for_serve_and_keys_list_does_not_need_it(  # type: ignore[no-untyped-def]
     cli, capsys, database_url, tmp_path, monkeypatch
 ) -> None:
     first_keys(database_url, tmp_path)
+    before = keys(cli, capsys)
+    # Public data only: the kids, states and times list without the key-encryption key.
+    monkeypatch.delenv("ISSUER_KEK")
+    assert keys(cli, capsys) == before
+    assert not (tmp_path / "keys" / "kek").exists()
     monkeypatch.setenv("ISSUER_KEK", base64.urlsafe_b64encode(bytes(32)).decode())
-    code, out, err = cli(capsys, "keys", "list")
-    assert code == 1 and out == ""
-    assert "key-encryption key" in one_line_error(err)
+    assert keys(cli, capsys) == before
 
     import uvicorn
 
@@ -151,6 +154,54 @@ def test_a_wrong_kek_is_one_line_for_keys_list_and_serve(  # type: ignore[no-unt
 
     monkeypatch.setattr(uvicorn, "run", never)
     code, _, err = cli(capsys, "serve")
-    # `serve` migrates first (Alembic logs its INFO lines); then one error line, no trace.
+    # `serve` logs what it serves and migrates first; then one error line, no trace.
     assert code == 1 and "Traceback" not in err
     assert "key-encryption key" in one_line_error(err.strip().splitlines()[-1])
+
+
+def test_keys_list_is_sorted_by_state_then_newest_first(  # type: ignore[no-untyped-def]
+    cli, capsys, database_url, tmp_path
+) -> None:
+    first_keys(database_url, tmp_path)
+    for _ in range(2):
+        code, _, err = cli(capsys, "keys", "rotate", "--alg", "EdDSA", "--force")
+        assert code == 0, err
+    listed = keys(cli, capsys)
+    states = [k["state"] for k in listed]
+    assert states == ["active", "active", "next", "next", "retired", "retired"]
+    for state in ("active", "next", "retired"):
+        created = [str(k["created_at"]) for k in listed if k["state"] == state]
+        assert created == sorted(created, reverse=True)
+    code, out, _ = cli(capsys, "keys", "list")
+    header, *rows = out.splitlines()
+    assert header.split() == [
+        "kid", "alg", "state", "created_at", "activated_at", "retired_at", "revoked_at"
+    ]  # fmt: skip
+    assert [row.split()[0] for row in rows] == [k["kid"] for k in listed]
+
+
+def test_keys_list_into_a_closed_pipe_exits_quietly(database_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`issuer keys list | head -3`: the reader may go away before we write."""
+    import os
+    import subprocess
+    import sys
+
+    first_keys(database_url, tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ISSUER_")}
+    env["ISSUER_DATABASE_URL"] = database_url
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first line is written
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "issuer", "keys", "list"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr == b""
+    assert result.returncode == 128 + 13

@@ -15,14 +15,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.test_serve import clean_env, free_port
+from tests.live import serve_issuer
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -58,39 +56,13 @@ def test_the_start_here_blocks_are_the_ones_not_run() -> None:
 @pytest.fixture
 def live_issuer(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """`issuer serve` on a free port; the environment a reader's shell would have."""
-    port = free_port()
     workdir = tmp_path / "checkout"
     workdir.mkdir()
     # The README's commands use .venv/bin/…; this test's interpreter is that venv.
     (workdir / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     (workdir / "examples").symlink_to(README.parent / "examples", target_is_directory=True)
-    env = clean_env() | {
-        "ISSUER_URL": f"http://127.0.0.1:{port}",
-        "ISSUER_DATABASE_URL": database_url,
-        "ISSUER_KEYS_DIR": str(tmp_path / "keys"),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "issuer", "serve", "--port", str(port)],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.communicate()[0].decode()
-            assert time.monotonic() < deadline, "issuer serve did not become ready"
-            time.sleep(0.2)
-        yield env | {"PWD": str(workdir)}
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
+    with serve_issuer(database_url, tmp_path) as issuer:
+        yield issuer.env | {"PWD": str(issuer.workdir)}
 
 
 def test_readme_shell_blocks_run_top_to_bottom(live_issuer: dict[str, str]) -> None:

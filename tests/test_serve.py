@@ -53,6 +53,13 @@ def test_serve_on_the_embedded_default(tmp_path: Path) -> None:
     # Logs are one JSON object per line (issuer.logs), uvicorn's included.
     [shutdown] = [line for line in output.splitlines() if "Application shutdown complete" in line]
     assert json.loads(shutdown)["logger"].startswith("uvicorn")
+    # It says which database it serves: the file it created, by its absolute path.
+    lines = output.splitlines()
+    # Every line is one JSON object, but the migrate step's own line on standard output.
+    records = [json.loads(line) for line in lines if not line.startswith("database is at")]
+    assert len(records) == len(lines) - 1
+    assert {r.get("database") for r in records} >= {f"SQLite file {tmp_path / 'issuer.db'}"}
+    assert f"database is at the newest revision: SQLite file {tmp_path / 'issuer.db'}" in output
     kek = tmp_path / "keys" / "kek"
     assert stat.S_IMODE(kek.stat().st_mode) == 0o600
     assert (tmp_path / "issuer.db").exists()

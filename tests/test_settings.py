@@ -22,6 +22,20 @@ def test_plain_postgres_url_gets_the_async_driver() -> None:
     assert settings.database_url == "postgresql+asyncpg://u:p@db:5432/issuer"
 
 
+def test_pooling_and_listen_url() -> None:
+    default = Settings.from_env({})
+    assert (default.database_pooling, default.database_listen_url) == ("session", None)
+    pooled = Settings.from_env(
+        {
+            "ISSUER_DATABASE_URL": "postgresql://u@pgbouncer:6432/issuer",
+            "ISSUER_DATABASE_POOLING": "transaction",
+            "ISSUER_DATABASE_LISTEN_URL": "postgresql://u@primary:5432/issuer",
+        }
+    )
+    assert pooled.database_pooling == "transaction"
+    assert pooled.database_listen_url == "postgresql+asyncpg://u@primary:5432/issuer"
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -37,6 +51,13 @@ def test_plain_postgres_url_gets_the_async_driver() -> None:
         ("ISSUER_DEFAULT_ALG", "HS256", "RS256 or EdDSA"),
         ("ISSUER_RSA_KEY_SIZE", "1024", "at least 2048"),
         ("ISSUER_RING_REFRESH_SECONDS", "often", "a number"),
+        ("ISSUER_JWKS_MAX_AGE", "-1", "at least 0"),
+        ("ISSUER_ACCESS_LOG", "maybe", "must be on or off"),
+        ("ISSUER_JWKS_MAX_AGE", "86401", "at most 86400"),
+        ("ISSUER_JWKS_MAX_AGE", "9" * 30, "at most 86400"),
+        ("ISSUER_DATABASE_POOLING", "statement", "session or transaction"),
+        ("ISSUER_DATABASE_LISTEN_URL", "sqlite:///x.db", "postgresql+asyncpg"),
+        ("ISSUER_DATABASE_LISTEN_URL", "not a url", "not a SQLAlchemy URL"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
@@ -77,3 +98,10 @@ def test_bad_login_page_settings_name_the_variable(name: str, value: str, messag
     with pytest.raises(ConfigError, match=re.escape(message)) as caught:
         Settings.from_env({name: value})
     assert name in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("on", True), ("TRUE", True), ("0", False), ("", False)]
+)
+def test_the_access_log_is_a_switch(raw: str, expected: bool) -> None:
+    assert Settings.from_env({"ISSUER_ACCESS_LOG": raw}).access_log is expected

@@ -326,7 +326,9 @@ async def update_client(
     if values.get("grant_types") == [] or values.get("audiences") == []:
         raise AccountError("a client needs at least one grant type and one audience")
     async with database.session() as session:
-        row = await _existing(session, client_id, lock=True)
+        row = await _existing(session, client_id, lock=bool(values))
+        if not values:
+            return row  # nothing to change (a PATCH of {}): no UPDATE, no audit event
         merged = {name: values.get(name, getattr(row, name)) for name in CHANGEABLE}
         _check_settings(public=row.public, **merged)
         await clients.change(session, client_id, **values)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from issuer.clock import Clock
 from issuer.errors import KeysNotLoaded
 from issuer.keyring.lifecycle import ensure_initial_keys, load_ring
 from issuer.keyring.material import KeyMaterial
-from issuer.keyring.ring import KeyRing
+from issuer.keyring.ring import KeyRing, ring_changes
 from issuer.keyring.rotation import purge_unpublished, rotate_if_due
+from issuer.metrics import KEY_RING_RELOADS, watch_signing_keys
 from issuer.settings import Settings
-from issuer.store.database import Database
+from issuer.store.database import Database, database_unavailable, unavailable_reason
 
 __all__ = ["MAINTENANCE_INTERVAL", "KeyRingHolder"]
 
@@ -33,6 +35,7 @@ class KeyRingHolder:
         self._decrypted: dict[str, KeyMaterial] = {}
         self._ring: KeyRing | None = None
         self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
 
     @property
     def kek(self) -> bytes:
@@ -67,20 +70,44 @@ class KeyRingHolder:
                     now=self._clock(),
                     decrypted=self._decrypted,
                 )
-            if self._ring is None or ring.version != self._ring.version:
-                if self._ring is not None:
-                    log.info("key ring changed: %s", ring.version)
-                self._ring = ring
-            return self._ring
+            if self._ring is not None and ring.version == self._ring.version:
+                KEY_RING_RELOADS.labels(result="unchanged").inc()
+                return self._ring
+            if self._ring is not None:
+                changes = ring_changes(self._ring, ring)
+                log.info("key ring changed: %s", "; ".join(changes), extra={"changes": changes})
+            KEY_RING_RELOADS.labels(result="changed").inc()
+            watch_signing_keys(
+                {alg: key.activated_at or key.published_at for alg, key in ring.active.items()},
+                jwks=ring.jwks_body,
+                keys=len(ring.published),
+            )
+            self._ring = ring
+            return ring
+
+    def changed(self) -> None:
+        """The stored keys changed (a notification): reload now rather than at the next poll.
+        Several changes before the reload starts cost one reload."""
+        self._changed.set()
 
     async def poll_forever(self) -> None:
-        """Reload every ISSUER_RING_REFRESH_SECONDS; a failed reload keeps the last ring."""
+        """Reload every ISSUER_RING_REFRESH_SECONDS, or at once when `changed()`; a failed
+        reload keeps the last ring."""
         while True:
-            await asyncio.sleep(self._settings.ring_refresh_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), self._settings.ring_refresh_seconds)
+            self._changed.clear()
             try:
                 await (self.refresh() if self.loaded else self.start())
-            except Exception:
-                log.exception("key ring reload failed; keeping the current ring")
+            except Exception as exc:
+                KEY_RING_RELOADS.labels(result="failed").inc()
+                if not database_unavailable(exc):
+                    log.exception("key ring reload failed; keeping the current ring")
+                    continue
+                log.warning(
+                    "key ring reload failed, database unavailable (%s); keeping the current ring",
+                    unavailable_reason(exc),
+                )
 
     async def maintain(self) -> None:
         """One key-maintenance pass (run by the lease holder only, see `issuer.jobs`).

@@ -28,7 +28,7 @@ from issuer.jose.keys import VerificationKey
 from issuer.keyring.material import KeyMaterial
 from issuer.keyring.states import KeyState
 
-__all__ = ["KeyRing", "NoActiveKey", "RingKey"]
+__all__ = ["KeyRing", "NoActiveKey", "RingKey", "ring_changes"]
 
 
 class NoActiveKey(LookupError):
@@ -156,3 +156,24 @@ class KeyRing:
             raise VerificationError(Reason.UNKNOWN_KID, parsed.kid)
         verify_signature(parsed, key._verification)
         return parsed.payload
+
+
+def ring_changes(before: KeyRing, after: KeyRing) -> list[str]:
+    """What a reload changed, one phrase per key: `added RS256 next <kid>`, `<kid> active ->
+    retired`, `unpublished <kid>`, `removed <kid>`; the keys that stayed as they were are not
+    named."""
+    changes = []
+    published_before = {key.kid for key in before.published}
+    published_after = {key.kid for key in after.published}
+    for kid, key in after.keys.items():
+        old = before.keys.get(kid)
+        if old is None:
+            changes.append(f"added {key.alg} {key.state} {kid}")
+        elif old.state is not key.state:
+            changes.append(f"{key.alg} {kid} {old.state} -> {key.state}")
+        elif kid in published_before and kid not in published_after:
+            changes.append(f"unpublished {key.alg} {kid}")
+    changes += [
+        f"removed {key.alg} {kid}" for kid, key in before.keys.items() if kid not in after.keys
+    ]
+    return changes

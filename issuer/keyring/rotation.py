@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.keyring.lifecycle import new_key_row
 from issuer.keyring.states import KeyState
+from issuer.metrics import KEY_ROTATIONS
 from issuer.settings import Settings
 from issuer.store import audit, signing_keys
 from issuer.store.database import Database
@@ -273,6 +274,7 @@ async def rotate(
         log.info("%s rotation by %s lost to a concurrent one", alg, actor)
         return RotationOutcome(alg=alg, result=RotationResult.LOST_RACE)
     log.info("rotated %s keys: %s active, %s retired (%s)", alg, upcoming.kid, active.kid, actor)
+    KEY_ROTATIONS.labels(alg=alg, trigger="scheduled" if actor == "scheduler" else "operator").inc()
     return RotationOutcome(
         alg=alg,
         result=RotationResult.ROTATED,

@@ -56,8 +56,9 @@ __all__ = [
 # RFC 6749 §4.1.2: a maximum authorization code lifetime of 10 minutes is RECOMMENDED; the
 # design asks for 60 s (a code is exchanged at once by a working client).
 CODE_LIFETIME = timedelta(seconds=60)
-# OpenID Connect Core §3.1.2.1 prompt values this issuer acts on.
-PROMPTS = frozenset({"none", "login", "consent"})
+# OpenID Connect Core §3.1.2.1 prompt values: none, login and consent are acted on;
+# select_account is accepted and has nothing to do (one account per browser session).
+PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 _MAX_AGE = re.compile(r"[0-9]{1,9}")
 # Bounds on what a request may carry (a stored nonce, a state sent back): bad input → 4xx.
 _MAX_LENGTH = {"state": 2048, "nonce": 512, "login_hint": 320, "client_id": 128}
@@ -200,11 +201,15 @@ async def validate(
         raise AuthorizationPageError(
             "invalid_request", "the redirect_uri is not registered for this client"
         )
+    # A state sent twice or too long is refused below, without echoing it.
     state: str | None = None
+    state_error = None
     try:
         state = form.get("state")
     except InvalidRequest:
-        pass  # answered below, once `fail` can send the error back without a state
+        state_error = "state is included more than once"
+    if state is not None and len(state) > _MAX_LENGTH["state"]:
+        state, state_error = None, "state is too long"
 
     def fail(error: str, description: str) -> AuthorizationRedirectError:
         return AuthorizationRedirectError(
@@ -220,7 +225,8 @@ async def validate(
             raise fail("invalid_request", f"{name} is too long")
         return value
 
-    get("state")
+    if state_error is not None:
+        raise fail("invalid_request", state_error)
     # OpenID Connect Core §6: request objects are not supported.
     if get("request") is not None:
         raise fail("request_not_supported", "request objects are not supported")
@@ -249,7 +255,7 @@ async def validate(
     scope = _scope(get("scope"), client, fail)
     prompt = frozenset(scope_tokens(get("prompt")))
     if not prompt <= PROMPTS:
-        raise fail("invalid_request", f"unsupported prompt: {' '.join(sorted(prompt - PROMPTS))}")
+        raise fail("invalid_request", "unsupported prompt value")
     # OpenID Connect Core §3.1.2.1: none with any other value is an error.
     if "none" in prompt and len(prompt) > 1:
         raise fail("invalid_request", "prompt=none cannot be combined with another value")

@@ -148,6 +148,10 @@ class ClientDirectory:
     def forget(self, client_id: str) -> None:
         self._cache.pop(client_id, None)
 
+    def forget_all(self) -> None:
+        """Changes may have been missed (change notifications were interrupted)."""
+        self._cache.clear()
+
 
 async def authenticate(
     credentials: Credentials, directory: ClientDirectory, *, now: datetime | None = None

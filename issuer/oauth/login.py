@@ -5,12 +5,13 @@ log a user in, with the same throttle and the same cost for an unknown e-mail.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from issuer.accounts.passwords import hash_password, verify_password
 from issuer.accounts.users import MAX_PASSWORD_CHARS
 from issuer.errors import InvalidGrant, InvalidRequest, SlowDown
-from issuer.metrics import LOGIN_FAILURES
+from issuer.oauth.login_audit import login_failed
 from issuer.store import users
 
 if TYPE_CHECKING:
@@ -20,7 +21,13 @@ __all__ = ["authenticate_user"]
 
 
 async def authenticate_user(
-    server: AuthorizationServer, email: str, password: str, *, address: str, now: datetime
+    server: AuthorizationServer,
+    email: str,
+    password: str,
+    *,
+    client_id: str,
+    address: str,
+    now: datetime,
 ) -> users.LoginUser:
     """The user if the password matches; throttled per account and per address.
 
@@ -31,11 +38,14 @@ async def authenticate_user(
     if len(password) > MAX_PASSWORD_CHARS:
         raise InvalidRequest("the password is too long")
     throttle = server.throttle
+    failed = partial(
+        login_failed, server.database, username=email, client_id=client_id, address=address, now=now
+    )
     # Reserve the attempt before the password is checked: concurrent guesses must not
     # all pass a check that only the failures recorded after them could fail.
     reservation = await throttle.reserve(email, address, now=now)
     if reservation.retry_after is not None:
-        LOGIN_FAILURES.labels(reason="throttled").inc()
+        await failed(reason="throttled", user_id=None)
         raise SlowDown(
             "too many failed logins; try again later", retry_after=reservation.retry_after
         )
@@ -48,12 +58,12 @@ async def authenticate_user(
         raise
     if user is None or not check.ok:
         await throttle.failed(reservation)
-        # One label for both: a metric must not tell which accounts exist.
-        LOGIN_FAILURES.labels(reason="invalid_credentials").inc()
+        # One metric label for both: a metric must not tell which accounts exist.
+        await failed(reason="invalid_credentials", user_id=user.id if user else None)
         raise InvalidGrant("invalid username or password")
     await throttle.succeeded(reservation)
     if user.disabled:
-        LOGIN_FAILURES.labels(reason="disabled").inc()
+        await failed(reason="disabled", user_id=user.id)
         # The same answer as a wrong password: it must not confirm the password was right.
         raise InvalidGrant("invalid username or password", debug="the user is disabled")
     if check.needs_rehash:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from issuer.clock import Clock
-from issuer.errors import UnauthorizedClient, UnsupportedGrantType
+from issuer.errors import OAuthError, UnauthorizedClient, UnsupportedGrantType
 from issuer.keyring.holder import KeyRingHolder
 from issuer.keyring.ring import KeyRing
+from issuer.metrics import TOKEN_REQUESTS
 from issuer.oauth.client_auth import (
     ClientDirectory,
     ClientInfo,
@@ -25,7 +26,7 @@ from issuer.oauth.minting import Minter
 from issuer.oauth.throttle import LoginThrottle
 from issuer.settings import Settings
 from issuer.store import clients
-from issuer.store.database import Database
+from issuer.store.database import Database, database_unavailable
 
 __all__ = ["CLIENT_CACHE_SECONDS", "AuthorizationServer"]
 
@@ -100,7 +101,28 @@ class AuthorizationServer:
     async def create_token_response(
         self, form: Form, *, authorization: str | None, address: str
     ) -> dict[str, Any]:
-        """RFC 6749 §3.2: authenticate the client, pick the grant, let it answer."""
+        """RFC 6749 §3.2: authenticate the client, pick the grant, let it answer; counted by
+        grant type and error code."""
+        named = form.all("grant_type")
+        label = named[0] if len(named) == 1 and named[0] in self._grants else "other"
+        try:
+            response = await self._token_response(
+                form, authorization=authorization, address=address
+            )
+        except OAuthError as exc:
+            TOKEN_REQUESTS.labels(grant_type=label, error=exc.error).inc()
+            raise
+        except Exception as exc:
+            unavailable = database_unavailable(exc)
+            error = "temporarily_unavailable" if unavailable else "server_error"
+            TOKEN_REQUESTS.labels(grant_type=label, error=error).inc()
+            raise
+        TOKEN_REQUESTS.labels(grant_type=label, error="none").inc()
+        return response
+
+    async def _token_response(
+        self, form: Form, *, authorization: str | None, address: str
+    ) -> dict[str, Any]:
         grant_type = form.require("grant_type")
         client = await self.authenticate_client(form, authorization)
         grant = self._grants.get(grant_type)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import ClauseElement, Executable, bindparam, event, make_url, text
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,7 +27,86 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from issuer.store.models import Timestamp
 
-__all__ = ["Database", "Statement", "create_engine", "string_list"]
+__all__ = [
+    "POOLING_MODES",
+    "Database",
+    "Statement",
+    "create_engine",
+    "database_unavailable",
+    "describe_database",
+    "sqlite_path",
+    "string_list",
+    "unavailable_reason",
+]
+
+# ISSUER_DATABASE_POOLING: "session" when each client connection is a server connection of
+# its own (a direct Postgres, PgBouncer in session mode); "transaction" behind a pooler that
+# hands each transaction to whichever server connection is free (PgBouncer's transaction
+# mode), where a statement prepared under a name on one server connection is missing, or
+# already taken, on the next.
+POOLING_MODES = ("session", "transaction")
+
+
+def _unnamed_statements(pooling: str) -> dict[str, Any]:
+    """asyncpg's connect arguments for `pooling`: in transaction mode no named prepared
+    statement at all. With its cache off asyncpg prepares unnamed statements and parses them
+    again in the message sequence that runs them; SQLAlchemy's cache off and no name
+    function make its `prepare()` calls unnamed too."""
+    if pooling == "transaction":
+        return {"statement_cache_size": 0}
+    return {}
+
+
+# Failures of the connection, not of a statement: the database is restarting, failing over,
+# starting up, out of connections or out of reach. A retry shortly after normally succeeds.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OperationalError,  # SQLAlchemy: connection-level (and SQLite's "database is locked")
+    InterfaceError,
+    DisconnectionError,
+    asyncpg.PostgresConnectionError,  # the connection is gone
+    asyncpg.InterfaceError,  # … or closed under us
+    asyncpg.InternalClientError,  # the protocol broke off (a server gone mid-message)
+    asyncpg.OperatorInterventionError,  # shutting down, starting up (57P03), terminated us
+    ConnectionError,  # refused or reset before a driver saw it
+    TimeoutError,  # connecting timed out
+    socket.gaierror,  # the host name does not resolve (DNS during a failover)
+)
+# SQLSTATE classes of the same: 08 connection exception, 53 insufficient resources (too many
+# connections), 57P operator intervention (57P01 admin shutdown, 57P03 cannot connect now).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc`, or an error it wraps, says the database cannot be reached right now,
+    as opposed to a statement or data error (a bug). SQLAlchemy wraps asyncpg's errors in
+    its own (`DBAPIError` whose `orig` has the SQLSTATE), asyncpg raises them bare."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        wrapped = getattr(current, "orig", None)
+        current = wrapped if isinstance(wrapped, BaseException) else current.__cause__
+    return False
+
+
+def _stale(exc: Exception) -> bool:
+    """The pooled connection was unusable before the statement was sent: a retry on another
+    connection cannot run it twice. A Postgres restart sends each idle connection an
+    unsolicited FATAL error and then closes it; in between (milliseconds, longer under load)
+    asyncpg's protocol is still consuming that error, and a statement started on it fails
+    with "cannot switch to state …; another operation is in progress" without being sent.
+    Once the close has arrived, it fails with "connection is closed", also unsent."""
+    message = str(exc)
+    if isinstance(exc, asyncpg.InternalClientError):
+        return message.startswith("cannot switch to state")
+    return isinstance(exc, asyncpg.InterfaceError) and message == "connection is closed"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,16 +120,70 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, pooling: str = "session") -> AsyncEngine:
     """The ORM's engine: on Postgres at most `pool_size` connections, half of them overflow."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    connect_args = _unnamed_statements(pooling)
+    if connect_args:
+        connect_args["prepared_statement_cache_size"] = 0
     kept = max(1, pool_size // 2)
-    return create_async_engine(
-        url, pool_size=kept, max_overflow=pool_size - kept, pool_pre_ping=True
+    engine = create_async_engine(
+        url,
+        pool_size=kept,
+        max_overflow=pool_size - kept,
+        pool_pre_ping=True,
+        connect_args=connect_args,
     )
+    event.listen(engine.sync_engine, "handle_error", _stale_is_a_disconnect)
+    return engine
+
+
+def _stale_is_a_disconnect(context: ExceptionContext) -> None:
+    """A `_stale` connection is a lost one to SQLAlchemy too: the pool then replaces every
+    connection opened before it (and the pre-ping reconnects) instead of handing them out."""
+    driver_error = context.original_exception.__cause__
+    if isinstance(driver_error, Exception) and _stale(driver_error):
+        context.is_disconnect = True
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """The driver's own error, first line only: no SQL, no parameters, no "Background on
+    this error" (SQLAlchemy's text carries them)."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        wrapped = getattr(exc, "orig", None) or exc.__cause__
+        if not isinstance(wrapped, BaseException):
+            break
+        exc = wrapped
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The absolute path of an SQLite database file; None for Postgres or an in-memory one.
+
+    A relative path in the URL is relative to the working directory of the process.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).absolute()
+
+
+def describe_database(url: str) -> str:
+    """Which database a URL names, for a log line: the SQLite file's absolute path, or the
+    Postgres URL without its password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return f"SQLite file {path}"
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return "SQLite in memory"
+    return f"PostgreSQL {parsed.render_as_string(hide_password=True)}"
 
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
@@ -109,6 +246,24 @@ def string_list(value: object) -> tuple[str, ...]:
     return tuple(str(item) for item in items) if isinstance(items, list) else ()
 
 
+async def _fetchrow(pool: asyncpg.Pool, sql: str, args: list[Any]) -> asyncpg.Record | None:
+    """`fetchrow` on a pooled connection, once more on a new one if that one was `_stale`.
+
+    A stale connection means the server restarted: every connection opened before is
+    suspect, so the pool replaces them all rather than handing out the next stale one.
+    """
+    async with pool.acquire() as connection:
+        try:
+            return await connection.fetchrow(sql, *args)
+        except (asyncpg.InternalClientError, asyncpg.InterfaceError) as exc:
+            if not _stale(exc):
+                raise
+            connection.terminate()
+    await pool.expire_connections()
+    async with pool.acquire() as connection:
+        return await connection.fetchrow(sql, *args)
+
+
 async def _no_session_reset(connection: asyncpg.Connection) -> None:
     """Statements leave no session state (no SET, LISTEN or advisory lock), so the default
     reset query, a round trip on every release, buys nothing; asyncpg still rolls back a
@@ -124,9 +279,12 @@ class Database:
     with more requests in flight than connections they queue for one.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, pooling: str = "session") -> None:
+        if pooling not in POOLING_MODES:
+            raise ValueError(f"pooling must be one of {POOLING_MODES}, got {pooling!r}")
         self.url = url
-        self.engine = create_engine(url, pool_size=pool_size)
+        self.pooling = pooling
+        self.engine = create_engine(url, pool_size=pool_size, pooling=pooling)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._pool_size = 2 * pool_size
         self._pg_pool: asyncpg.Pool | None = None
@@ -141,8 +299,7 @@ class Database:
         if self.is_postgres:
             pool = self._pg_pool or await self._open_pg_pool()
             args = [params[name] for name in statement.names]
-            async with pool.acquire() as connection:
-                row = await connection.fetchrow(statement.positional, *args)
+            row = await _fetchrow(pool, statement.positional, args)
             return None if row is None else dict(row.items())
         async with self.engine.begin() as connection:
             result = await connection.execute(statement.clause, params)
@@ -158,6 +315,7 @@ class Database:
                     min_size=1,
                     max_size=self._pool_size,
                     reset=_no_session_reset,
+                    **_unnamed_statements(self.pooling),
                 )
             return self._pg_pool
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
 from issuer.errors import NoCredentials, OAuthError
+from issuer.store.database import database_unavailable, unavailable_reason
 from issuer.web.responses import (
     NO_STORE,
     SECURITY_HEADERS,
@@ -21,9 +20,7 @@ from issuer.web.responses import (
 )
 
 __all__ = [
-    "DATABASE_UNAVAILABLE",
     "EXCEPTION_HANDLERS",
-    "database_unavailable",
     "oauth_error_bytes",
     "oauth_error_headers",
     "oauth_error_response",
@@ -114,13 +111,19 @@ def http_error_response(
 
 
 def database_unavailable_response(
-    request: Request[Any, Any, Any], exc: Exception
+    request: Request[Any, Any, Any], exc: BaseException
 ) -> Response[dict[str, str]]:
     """The database went away mid-request (restart, failover, network): try again shortly.
 
     Pools reconnect on their next checkout, so a retry after a moment normally succeeds.
+    The log names the driver's error, not SQLAlchemy's text (it carries the parameters).
     """
-    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    log.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        unavailable_reason(exc),
+    )
     return Response(
         {
             "error": "temporarily_unavailable",
@@ -135,6 +138,10 @@ def database_unavailable_response(
 def unexpected_error_response(
     request: Request[Any, Any, Any], exc: Exception
 ) -> Response[dict[str, str]]:
+    """Every other exception: a database that cannot be reached right now is a 503, however
+    the driver or SQLAlchemy wrapped it; anything else is a bug (500)."""
+    if database_unavailable(exc):
+        return database_unavailable_response(request, exc)
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return Response(
         {"error": "server_error", "error_description": "the server could not complete the request"},
@@ -144,40 +151,8 @@ def unexpected_error_response(
     )
 
 
-# Connection-level failures only: a constraint violation or a bad statement is a bug (500).
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    OperationalError,
-    InterfaceError,
-    DisconnectionError,
-    asyncpg.PostgresConnectionError,  # the connection is gone
-    asyncpg.InterfaceError,  # … or closed under us
-    asyncpg.OperatorInterventionError,  # server shutting down, starting, terminated us
-    ConnectionError,  # refused or reset before a driver saw it
-)
-
-
-def database_unavailable(exc: Exception) -> bool:
-    """The database went away (rather than a statement failing): the answer is a 503."""
-    if isinstance(exc, DATABASE_UNAVAILABLE):
-        return True
-    return isinstance(exc, DBAPIError) and (
-        exc.connection_invalidated or isinstance(exc.orig, DATABASE_UNAVAILABLE)
-    )
-
-
-def database_error_response(
-    request: Request[Any, Any, Any], exc: DBAPIError
-) -> Response[dict[str, str]]:
-    """Other driver errors: 503 if the connection was lost with them, else a bug (500)."""
-    if database_unavailable(exc):
-        return database_unavailable_response(request, exc)
-    return unexpected_error_response(request, exc)
-
-
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     OAuthError: oauth_error_response,
     HTTPException: http_error_response,
-    DBAPIError: database_error_response,
-    **{kind: database_unavailable_response for kind in DATABASE_UNAVAILABLE},
     Exception: unexpected_error_response,
 }

@@ -45,14 +45,19 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     return any(m.group(1) == etag for m in _ENTITY_TAG.finditer(if_none_match))
 
 
+_NOT_ALLOWED = b'{"error":"method_not_allowed","error_description":"Method Not Allowed"}'
+
+
 @cache
 def _refusals(issuer_url: str) -> tuple[Headers, tuple[int, Headers, bytes]]:
-    """The 405's headers, and KeysNotLoaded rendered as the exception handlers would (there
-    are none before routing), built once per issuer URL."""
+    """The 405 (the JSON error every other endpoint answers it with) and KeysNotLoaded,
+    rendered as the exception handlers would (there are none before routing), built once
+    per issuer URL."""
     not_allowed = [
         (b"allow", b"GET, HEAD"),
+        (b"content-type", b"application/json"),
         *encode_headers(security_headers(issuer_url)),
-        (b"content-length", b"0"),
+        (b"content-length", str(len(_NOT_ALLOWED)).encode()),
     ]
     return not_allowed, oauth_error_bytes(KeysNotLoaded(), issuer_url)
 
@@ -84,7 +89,7 @@ async def serve_jwks(scope: Scope, send: Send) -> int:
     method = scope.get("method", "GET")
     runtime = runtime_of(scope)
     if method not in ("GET", "HEAD"):
-        await send_response(send, 405, _refusals(runtime.settings.url)[0])
+        await send_response(send, 405, _refusals(runtime.settings.url)[0], _NOT_ALLOWED)
         return 405
     holder = runtime.keys
     if not holder.loaded:

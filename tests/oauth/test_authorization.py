@@ -148,7 +148,8 @@ async def test_a_disabled_client_is_a_page(env: Env) -> None:
         ({"scope": "openid admin"}, "invalid_scope", "admin"),
         ({"scope": "openid issuer:admin"}, "invalid_scope", "issuer:admin"),
         ({"scope": ["openid", "read"]}, "invalid_request", "scope is included more than once"),
-        ({"prompt": "select_account"}, "invalid_request", "unsupported prompt"),
+        ({"prompt": "create"}, "invalid_request", "unsupported prompt"),
+        ({"prompt": "none select_account"}, "invalid_request", "prompt=none"),
         ({"prompt": "none login"}, "invalid_request", "prompt=none"),
         ({"max_age": "-1"}, "invalid_request", "max_age"),
         ({"max_age": "ten"}, "invalid_request", "max_age"),
@@ -177,12 +178,22 @@ async def test_every_other_error_goes_back_to_the_client_with_state_and_iss(
     }
 
 
-async def test_a_repeated_state_is_refused_without_echoing_either(env: Env) -> None:
-    params: dict[str, Any] = {**env.params(), "state": ["a", "b"]}
-    with pytest.raises(AuthorizationRedirectError, match="state") as caught:
+@pytest.mark.parametrize(
+    ("state", "description"),
+    [(["a", "b"], "state is included more than once"), ("s" * 2049, "state is too long")],
+)
+async def test_a_repeated_or_oversized_state_is_refused_without_echoing_it(
+    env: Env, state: Any, description: str
+) -> None:
+    params: dict[str, Any] = {**env.params(), "state": state}
+    with pytest.raises(AuthorizationRedirectError, match=description) as caught:
         await validate(env.server, params)
     assert caught.value.state is None
     assert "state" not in query_of(caught.value.location(ISSUER))
+
+
+async def test_select_account_is_accepted(env: Env) -> None:
+    assert (await env.validate(prompt="select_account")).prompt == {"select_account"}
 
 
 async def test_a_client_without_the_code_grant_is_unauthorized(env: Env) -> None:

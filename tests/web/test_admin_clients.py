@@ -118,6 +118,9 @@ async def test_show_and_update_a_client(client: Client, admin_headers: dict[str,
         "/admin/clients/svc", json={"access_token_ttl": None}, headers=admin_headers
     )
     assert reset.json()["access_token_ttl"] is None
+    # Nothing to change is not an error (it was an UPDATE with no SET: a 503 on SQLite).
+    unchanged = await client.patch("/admin/clients/svc", json={}, headers=admin_headers)
+    assert unchanged.status_code == 200 and unchanged.json() == reset.json()
 
     for bad in (
         {"public": True},

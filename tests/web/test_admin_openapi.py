@@ -107,3 +107,31 @@ async def test_grant_types_have_one_source_the_grant_registry(
     enum = schemas["NewClientIn"]["properties"]["grant_types"]["items"]["enum"]
     discovery = (await client.get("/.well-known/openid-configuration")).json()
     assert sorted(enum) == sorted(discovery["grant_types_supported"]) == server.grant_types
+
+
+async def test_bodies_refusing_unknown_fields_are_declared_closed(client: Client) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    for name in ("NewUser", "NewClientIn", "ClientChange", "RotateIn", "RotateSecretIn"):
+        assert schemas[name]["additionalProperties"] is False, name
+    assert "additionalProperties" not in schemas["ClientOut"]  # answers may grow
+    # A body taken as `X | None = None` may be left out.
+    for path in (
+        "/admin/keys/rotate",
+        "/admin/clients/{client_id}/rotate-secret",
+        "/admin/users/{user_id}/revoke-consents",
+    ):
+        assert document["paths"][path]["post"]["requestBody"]["required"] is False, path
+
+
+async def test_options_allows_every_method_of_the_path(
+    client: Client, admin_headers: dict[str, str]
+) -> None:
+    for path, methods in (
+        ("/admin/users", "GET, OPTIONS, POST"),
+        ("/admin/clients", "GET, OPTIONS, POST"),
+        ("/admin/clients/svc", "DELETE, GET, OPTIONS, PATCH"),
+        ("/admin/keys", "GET, OPTIONS"),
+    ):
+        response = await client.options(path, headers=admin_headers)
+        assert response.status_code == 204 and response.headers["allow"] == methods, path

@@ -66,7 +66,7 @@ async def test_discovery_names_everything_an_oidc_client_configures_itself_with(
     )
     assert {"email", "email_verified"} <= set(document["claims_supported"])
     assert document["authorization_response_iss_parameter_supported"] is True
-    assert document["prompt_values_supported"] == ["consent", "login", "none"]
+    assert document["prompt_values_supported"] == ["consent", "login", "none", "select_account"]
     assert document["request_uri_parameter_supported"] is False
     assert document["request_parameter_supported"] is False
 

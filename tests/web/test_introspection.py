@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -12,6 +13,9 @@ from issuer.store import families, users
 from issuer.store.database import Database
 from tests.oauth.support import add_client, add_user, login, post_form, refresh
 from tests.web.conftest import MintToken
+
+# Through PgBouncer in transaction mode as well (issue 13).
+pytestmark = pytest.mark.through_pgbouncer
 
 Client = AsyncTestClient[Litestar]
 

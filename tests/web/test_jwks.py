@@ -53,6 +53,7 @@ async def test_head_has_the_headers_and_other_methods_are_refused(
     assert int(head.headers["content-length"]) > 0
     post = await client.post("/.well-known/jwks.json")
     assert post.status_code == 405 and post.headers["allow"] == "GET, HEAD"
+    assert post.json()["error"] == "method_not_allowed"  # JSON, as at every other endpoint
 
 
 @pytest.mark.parametrize(

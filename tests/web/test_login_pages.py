@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from issuer.accounts import passwords
 from issuer.settings import Settings
 from issuer.store import clients
 from issuer.store.database import Database
@@ -129,7 +130,7 @@ async def test_a_repeated_redirect_uri_is_an_error_page(site: Site) -> None:
         ({"code_challenge_method": ""}, "invalid_request"),
         ({"code_challenge": "too-short"}, "invalid_request"),
         ({"scope": "openid admin"}, "invalid_scope"),
-        ({"prompt": "select_account"}, "invalid_request"),
+        ({"prompt": "create"}, "invalid_request"),
         ({"prompt": "none login"}, "invalid_request"),
         ({"max_age": "-1"}, "invalid_request"),
         ({"max_age": "soon"}, "invalid_request"),
@@ -165,13 +166,14 @@ async def test_prompt_none_without_a_session_is_login_required(site: Site) -> No
     assert (query["error"], query["state"]) == ("login_required", "st-1")
 
 
-async def test_login_hint_prefills_the_email_and_focuses_the_password(site: Site) -> None:
+async def test_login_hint_prefills_the_email(site: Site) -> None:
     response, _ = await authorize(site.browser, login_hint="ada@example.com")
     page = parse(response.text)
     email = next(field for field in page.inputs if field.get("name") == "email")
     password = next(field for field in page.inputs if field.get("name") == "password")
     assert email["value"] == "ada@example.com"
-    assert "autofocus" in password and "autofocus" not in email
+    # The first field has the focus (a screen reader starts at the top of the form).
+    assert "autofocus" in email and "autofocus" not in password
 
 
 async def test_the_login_page_is_accessible_without_javascript(site: Site) -> None:
@@ -243,6 +245,31 @@ async def test_a_failed_login_has_one_generic_error_tied_to_the_fields(
     # The page can be submitted again, with the right password.
     again = await site.log_in(response)
     assert "code" in assert_redirect(again)
+
+
+async def test_an_unknown_email_at_the_login_page_pays_for_one_argon2_verification(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = passwords.HASHER
+    hashes: list[str] = []
+
+    class CountingHasher:
+        def verify(self, hash: str, password: str) -> bool:
+            hashes.append(hash)
+            return real.verify(hash, password)
+
+        def check_needs_rehash(self, hash: str) -> bool:
+            return real.check_needs_rehash(hash)
+
+    monkeypatch.setattr(passwords, "HASHER", CountingHasher())
+    page, _ = await authorize(site.browser)
+    unknown = await submit(site.browser, page, email="nobody@example.com", password="wrong")
+    wrong = await submit(site.browser, unknown, email="ada@example.com", password="wrong")
+    assert unknown.status_code == wrong.status_code == 400
+    # The same page but for the e-mail typed (the clock stands still: the same sealed request).
+    assert unknown.text.replace("nobody@", "ada@") == wrong.text
+    assert hashes == [passwords._DUMMY_HASH, hashes[1]]
+    assert hashes[1] != passwords._DUMMY_HASH
 
 
 async def test_failed_page_logins_share_the_password_grant_throttle(
@@ -350,6 +377,8 @@ async def test_a_malformed_form_is_an_html_error(site: Site) -> None:
     assert_error_page(response, 400, "more than once")
     response = await site.browser.post(action, json=fields)
     assert_error_page(response, 400, "x-www-form-urlencoded")
+    response = await site.browser.post(action, data={**fields, "email": "x" * 20_000})
+    assert_error_page(response, 413, "too large")
 
 
 # -- sessions: SSO, prompt, max_age -----------------------------------------------------------
@@ -378,6 +407,8 @@ async def test_prompt_login_asks_again_and_keeps_the_session(site: Site) -> None
     cookie = site.browser.cookies["issuer_session"]
     page, _ = await authorize(site.browser, prompt="login")
     assert page.status_code == 200 and the_form(page)[0] == "/oauth/login"
+    inputs = {field.get("name"): field for field in parse(page.text).inputs}
+    assert inputs["email"]["value"] == "ada@example.com"  # the session's user, to confirm
     site.clock.advance(5)
     again = await site.log_in(page)
     assert "code" in assert_redirect(again)  # no loop back to the login page
@@ -547,3 +578,26 @@ async def test_a_lost_database_is_a_503_page_never_a_500(site: Site, settings: S
             assert "code" in assert_redirect(response)
     finally:
         await other.dispose()
+
+
+async def test_prompt_consent_asks_even_a_first_party_client(site: Site) -> None:
+    await site.log_in((await authorize(site.browser))[0])
+    page, _ = await authorize(site.browser, prompt="consent")
+    assert page.status_code == 200 and the_form(page)[0] == "/oauth/consent"
+    assert "Example SPA" in page.text
+    allowed = await submit(site.browser, page, decision="allow")
+    assert "code" in assert_redirect(allowed)
+
+
+async def test_the_session_lasts_issuer_session_lifetime(
+    settings: Settings, tmp_path: Path
+) -> None:
+    short = make_settings(settings.database_url, tmp_path / "s", ISSUER_SESSION_LIFETIME=60)
+    async with serving(short) as site:
+        response = await site.log_in((await authorize(site.browser))[0])
+        assert "max-age=60" in set_cookies(response)["issuer_session"].lower()
+        site.clock.advance(59)
+        assert "code" in assert_redirect((await authorize(site.browser, prompt="none"))[0])
+        site.clock.advance(2)
+        expired, _ = await authorize(site.browser, prompt="none")
+        assert assert_redirect(expired)["error"] == "login_required"

@@ -1,8 +1,8 @@
 """The statements a login from a present browser session costs on Postgres (what the
 bench's `code` scenario measures): an authorization is two, one to read the session and one
-to store the code; the exchange of the code is three, to read the code, to read its user
-and to consume it. Each goes straight to asyncpg (`Database.fetch_one`): no ORM session,
-no BEGIN, COMMIT or pool pre-ping around it."""
+to store the code; the exchange of the code is four, to read the code, its user and whether
+its session has ended, and to consume it. Each goes straight to asyncpg
+(`Database.fetch_one`): no ORM session, no BEGIN, COMMIT or pool pre-ping around it."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ async def site(settings: Settings) -> AsyncIterator[Site]:
         yield site
 
 
-async def test_a_login_from_a_present_session_is_five_statements(site: Site) -> None:
+async def test_a_login_from_a_present_session_is_six_statements(site: Site) -> None:
     database = site.runtime.database
     database._pool_size = 1  # one connection, so the logger below sees every query
     # A client that may not refresh: its exchange starts no refresh family.
@@ -65,6 +65,7 @@ async def test_a_login_from_a_present_session_is_five_statements(site: Site) -> 
     assert queries == [
         authorization_codes.FIND.positional,
         users.TOKEN_SUBJECT.positional,
+        browser_sessions.ENDED.positional,
         authorization_codes.CONSUME.positional,
     ]
     assert orm == []

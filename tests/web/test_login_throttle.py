@@ -33,7 +33,7 @@ from tests.oauth.support import (
     post_form,
     serving_in_loop,
 )
-from tests.served import wait_ready
+from tests.served import issuer_serve, wait_ready
 from tests.test_serve import clean_env, free_port
 
 GUESSES = 50
@@ -272,3 +272,35 @@ async def test_two_processes_on_one_database_share_the_limit(
             server.terminate()
             outputs.append(server.communicate(timeout=30)[0].decode())
     assert not any("Traceback" in output for output in outputs), outputs
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_wrong_guesses_alternating_between_two_processes_spend_one_budget(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The issue's case: 8 wrong guesses, one after another, alternating between two
+    processes. Per-process counters answered 5 + 5 (all 8 got a verdict); one budget in
+    Postgres answers `limit` of them, then 429 from either process."""
+    database = Database(settings.database_url)
+    try:
+        helpers = cast(Runtime, SimpleNamespace(clock=utcnow, settings=settings))
+        await add_user(database, helpers)
+        secret = await add_client(database, helpers)
+    finally:
+        await database.dispose()
+    limit = settings.login_max_failures
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    async with (
+        issuer_serve(settings, tmp_path / "a") as first,
+        issuer_serve(settings, tmp_path / "b") as second,
+        httpx.AsyncClient(base_url=first.url, timeout=30) as a,
+        httpx.AsyncClient(base_url=second.url, timeout=30) as b,
+    ):
+        statuses = [
+            (await login((a, b)[n % 2], secret, password=f"guess {n}")).status_code
+            for n in range(8)
+        ]
+    assert statuses == [400] * limit + [429] * (8 - limit), statuses
+    assert {statuses[n] for n in range(limit, 8, 2)} == {429}  # refused by the first
+    assert {statuses[n] for n in range(limit + 1, 8, 2)} == {429}  # and by the second

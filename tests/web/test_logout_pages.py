@@ -12,7 +12,16 @@ import pytest
 
 from issuer.settings import Settings
 from tests.oauth.login_support import POST_LOGOUT_URI
-from tests.web.pages_support import THIRD_LOGOUT_URI, Site, authorize, serving, submit, the_form
+from tests.web.conftest import admin_rows, sign_access_token
+from tests.web.pages_support import (
+    THIRD_LOGOUT_URI,
+    THIRD_URI,
+    Site,
+    authorize,
+    serving,
+    submit,
+    the_form,
+)
 from tests.web.test_login_pages import (
     ISSUER,
     assert_error_page,
@@ -165,3 +174,27 @@ async def test_a_hint_signed_by_someone_else_is_refused(site: Site) -> None:
     forged = f"{header}.{payload}.{signature[::-1]}"
     response = await site.browser.get("/oauth/logout", params={"id_token_hint": forged})
     assert_error_page(response, 400, "not an ID token of this issuer")
+
+
+async def test_an_admin_ending_the_users_sessions_signs_the_browser_out(site: Site) -> None:
+    await admin_rows(site.runtime.database, site.runtime)
+    admin = {"Authorization": f"Bearer {sign_access_token(site.runtime, roles=['admin'])}"}
+    ended = await site.browser.post(f"/admin/users/{site.user_id}/revoke-sessions", headers=admin)
+    assert ended.status_code == 200, ended.text
+    silent, _ = await authorize(site.browser, prompt="none")
+    assert assert_redirect(silent)["error"] == "login_required"
+    page, _ = await authorize(site.browser)
+    assert the_form(page)[0] == "/oauth/login"
+
+
+async def test_revoked_consents_are_asked_for_again(site: Site) -> None:
+    page, _ = await authorize(site.browser, client_id="third", redirect_uri=THIRD_URI)
+    await submit(site.browser, page, decision="allow")
+    await admin_rows(site.runtime.database, site.runtime)
+    admin = {"Authorization": f"Bearer {sign_access_token(site.runtime, roles=['admin'])}"}
+    revoked = await site.browser.post(
+        f"/admin/users/{site.user_id}/revoke-consents", headers=admin, json={"client_id": "third"}
+    )
+    assert revoked.status_code == 200, revoked.text
+    again, _ = await authorize(site.browser, client_id="third", redirect_uri=THIRD_URI)
+    assert again.status_code == 200 and the_form(again)[0] == "/oauth/consent"

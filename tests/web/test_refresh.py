@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -29,6 +30,9 @@ from tests.oauth.support import (
     stored_family,
     stored_refresh_token,
 )
+
+# Through PgBouncer in transaction mode as well (issue 13).
+pytestmark = pytest.mark.through_pgbouncer
 
 Client = AsyncTestClient[Litestar]
 

@@ -295,3 +295,46 @@ async def test_the_family_refreshes_with_its_scope_and_ends_with_the_browser_ses
         after = await flow.refresh(rotated.json()["refresh_token"])
         assert error_of(after) == (400, "invalid_grant")
         assert (await flow.userinfo(rotated.json()["access_token"])).status_code == 401
+
+
+async def test_a_code_of_a_browser_session_logged_out_since_gets_nothing(
+    settings: Settings, database: Database
+) -> None:
+    async with code_flow(settings, database) as flow:
+        code, verifier = await flow.code()
+        await end_browser_session(flow.runtime.server, flow.browser, now=flow.clock())
+        refused = await flow.exchange(code, verifier)
+        assert error_of(refused) == (400, "invalid_grant")
+        assert refused.json()["error_description"] == "the login session has ended"
+
+
+async def test_a_repeated_code_parameter_is_invalid_request(
+    settings: Settings, database: Database
+) -> None:
+    async with code_flow(settings, database) as flow:
+        code, verifier = await flow.code()
+        body = (
+            f"grant_type=authorization_code&client_id=spa&code={code}&code={code}"
+            f"&redirect_uri={REDIRECT_URI}&code_verifier={verifier}"
+        )
+        response = await flow.http.post(
+            "/oauth/token",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert error_of(response) == (400, "invalid_request")
+        assert (await flow.exchange(code, verifier)).status_code == 200
+
+
+async def test_a_replay_after_the_codes_60_seconds_still_revokes(
+    settings: Settings, database: Database
+) -> None:
+    async with code_flow(settings, database) as flow:
+        code, verifier = await flow.code()
+        first = (await flow.exchange(code, verifier)).json()
+        flow.clock.advance(120)
+        again = await flow.exchange(code, verifier)
+        assert error_of(again) == (400, "invalid_grant")
+        assert "already used" in again.json()["error_description"]
+        _, family = await stored_refresh_token(database, first["refresh_token"])
+        assert family.revoked_reason == "code_reuse"

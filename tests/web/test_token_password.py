@@ -31,6 +31,9 @@ from tests.oauth.support import (
     stored_refresh_token,
 )
 
+# Through PgBouncer in transaction mode as well (issue 13).
+pytestmark = pytest.mark.through_pgbouncer
+
 Client = AsyncTestClient[Litestar]
 
 

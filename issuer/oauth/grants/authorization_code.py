@@ -23,7 +23,14 @@ from issuer.metrics import REVOCATIONS, TOKENS_ISSUED
 from issuer.oauth import handles, pkce
 from issuer.oauth.grants.base import Grant, TokenRequest, resolve_audience, scope_tokens
 from issuer.oauth.minting import new_jti, token_response
-from issuer.store import audit, authorization_codes, denylist, families, users
+from issuer.store import (
+    audit,
+    authorization_codes,
+    browser_sessions,
+    denylist,
+    families,
+    users,
+)
 from issuer.store.authorization_codes import StoredCode
 from issuer.store.database import Database
 
@@ -109,6 +116,9 @@ class AuthorizationCodeGrant(Grant):
         user = await users.token_subject(database, code.user_id)
         if user is None or user.disabled:
             raise InvalidGrant("the user is disabled", debug=f"user {code.user_id}")
+        # The code is bound to its browser session: logged out since, it gets nothing.
+        if await browser_sessions.ended(database, code.session_id):
+            raise InvalidGrant("the login session has ended")
 
         async def consume_in(target: Database | AsyncSession) -> bool:
             return await authorization_codes.consume(

@@ -35,7 +35,12 @@ class PasswordGrant(Grant):
         audience = resolve_audience(form, client)
         self.server.minter.ensure_signer(client)
         user = await authenticate_user(
-            self.server, email, password, address=request.address, now=request.now
+            self.server,
+            email,
+            password,
+            client_id=client.client_id,
+            address=request.address,
+            now=request.now,
         )
 
         now = request.now

@@ -30,6 +30,7 @@ from issuer.web.admin.schemas import (
     errors,
 )
 from issuer.web.deps import RuntimeDep
+from issuer.web.openapi import OptionalBody
 
 __all__ = ["ClientsController"]
 
@@ -134,6 +135,7 @@ class ClientsController(Controller):
         status_code=200,
         summary="Rotate a client's secret; the new one is shown once",
         responses=errors(404),
+        operation_class=OptionalBody,
     )
     async def rotate_secret(
         self,

@@ -22,6 +22,7 @@ from issuer.web.admin.schemas import (
     errors,
 )
 from issuer.web.deps import RuntimeDep
+from issuer.web.openapi import OptionalBody
 
 __all__ = ["TOO_EARLY_HINT", "KeysController"]
 
@@ -46,6 +47,7 @@ class KeysController(Controller):
         status_code=200,
         summary="Rotate signing keys (next → active)",
         responses=errors(409),
+        operation_class=OptionalBody,
     )
     async def rotate_keys(
         self, runtime: RuntimeDep, actor: Actor, data: JSONBody[RotateIn | None] = None

@@ -53,11 +53,13 @@ __all__ = [
 # Bounds that keep every value inside what the databases store, so that bad input is a 400
 # here rather than a 500 there: Postgres INTEGER and BIGINT, and text without NUL.
 INT32_MAX = 2**31 - 1
-INT64_MAX = 2**63 - 1
+# The largest integer a JSON number carries exactly (IEEE double): the OpenAPI document's
+# `maximum` is a number, and 2**63 - 1 rounded up made the declared bound a refused value.
+JSON_INT_MAX = 2**53 - 1
 NO_NUL = r"^[^\x00]*$"
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="page size")]
-Offset = Annotated[int, Parameter(ge=0, le=INT64_MAX, description="rows to skip")]
+Offset = Annotated[int, Parameter(ge=0, le=JSON_INT_MAX, description="rows to skip")]
 Text = Annotated[str, msgspec.Meta(pattern=NO_NUL)]
 Seconds = Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX)]
 Uri = Annotated[str, msgspec.Meta(min_length=1, max_length=2048, pattern=NO_NUL)]

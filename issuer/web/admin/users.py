@@ -20,6 +20,7 @@ from issuer.web.admin.schemas import (
     errors,
 )
 from issuer.web.deps import RuntimeDep
+from issuer.web.openapi import OptionalBody
 
 __all__ = ["UsersController"]
 
@@ -91,6 +92,7 @@ class UsersController(Controller):
         status_code=200,
         summary="Forget a user's consents (to one client, or all): the consent page asks again",
         responses=errors(404),
+        operation_class=OptionalBody,
     )
     async def revoke_consents(
         self,

@@ -31,8 +31,8 @@ from issuer.oauth.login import authenticate_user
 from issuer.store import users
 from issuer.store.browser_sessions import BrowserSession
 from issuer.web.deps import RuntimeDep
+from issuer.web.discovery import AUTHORIZATION_PATH
 from issuer.web.pages.page import (
-    AUTHORIZE_PATH,
     CONSENT_PATH,
     LOGIN_PATH,
     Page,
@@ -58,7 +58,7 @@ def scope_in_words(scope: str) -> str:
     return SCOPE_WORDS.get(scope, f"Use the permission “{scope}”")
 
 
-@route(AUTHORIZE_PATH, http_method=["GET", "POST"], include_in_schema=False)
+@route(AUTHORIZATION_PATH, http_method=["GET", "POST"], include_in_schema=False)
 async def authorize(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Response[Any]:
     """RFC 6749 §4.1.1; OpenID Connect Core §3.1.2.1: GET and POST MUST both be supported."""
     page = Page(request, runtime)
@@ -79,7 +79,12 @@ async def login(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Respons
         return await login_page(page, authorization, status=400, email=email, error=LOGIN_FAILED)
     try:
         user = await authenticate_user(
-            runtime.server, email, password, address=page.address, now=page.now
+            runtime.server,
+            email,
+            password,
+            client_id=authorization.client_id,
+            address=page.address,
+            now=page.now,
         )
     except SlowDown as exc:
         return await login_page(
@@ -139,17 +144,21 @@ async def answer(
     )
     if isinstance(decision, Redirect):
         return page.redirect(decision.location)
-    if isinstance(decision, LoginNeeded) or browser_session is None:
+    if browser_session is None:
         return await login_page(page, authorization)
+    signed_in = await _email_of(page, browser_session.user_id)
+    if isinstance(decision, LoginNeeded):
+        # Asked to sign in again (prompt=login, max_age): as the same user, unless the client
+        # hints at another.
+        email = authorization.login_hint or signed_in
+        return await login_page(page, authorization, email=email)
     assert isinstance(decision, ConsentNeeded)
-    async with page.runtime.database.session() as session:
-        user = await users.by_id(session, browser_session.user_id)
     return page.render(
         "consent.html",
         redirect_target=authorization.redirect_uri,
         pending=page.seal(_consent_purpose(browser_session), authorization.to_params()),
         client_name=decision.client_name,
-        email=user.email if user else "",
+        email=signed_in,
         scopes=[scope_in_words(scope) for scope in decision.scopes],
     )
 
@@ -175,6 +184,12 @@ async def login_page(
         email=email if email is not None else authorization.login_hint or "",
         error=error,
     )
+
+
+async def _email_of(page: Page, user_id: str) -> str:
+    async with page.runtime.database.session() as session:
+        user = await users.by_id(session, user_id)
+    return user.email if user else ""
 
 
 def _consent_purpose(browser_session: BrowserSession) -> str:

@@ -18,8 +18,9 @@ from litestar.types import ExceptionHandlersMap
 
 from issuer.errors import OAuthError
 from issuer.oauth.authorization import AuthorizationPageError, AuthorizationRedirectError
+from issuer.store.database import database_unavailable
 from issuer.web.deps import runtime_of
-from issuer.web.errors import EXCEPTION_HANDLERS, database_unavailable
+from issuer.web.errors import EXCEPTION_HANDLERS
 from issuer.web.pages.page import PAGE_PATHS, Page, PageError
 
 __all__ = ["PAGE_EXCEPTION_HANDLERS", "or_page", "page_error_response"]
@@ -27,6 +28,15 @@ __all__ = ["PAGE_EXCEPTION_HANDLERS", "or_page", "page_error_response"]
 log = logging.getLogger("issuer.errors")
 
 Handler = Callable[[Request[Any, Any, Any], Any], Response[Any]]
+
+
+# What a person is told for the routing and body errors Litestar raises with bare phrases.
+_MESSAGES = {
+    404: "There is no such page.",
+    405: "This page cannot answer that kind of request.",
+    408: "The form took too long to arrive. Try again.",
+    413: "The form sent is too large.",
+}
 
 
 def _phrase(status: int) -> str:
@@ -51,7 +61,7 @@ def _as_page_error(exc: Exception) -> tuple[PageError, dict[str, str]]:
         message = "The request is malformed." if isinstance(exc, ValidationException) else ""
         if status < 500 and not message and exc.detail and exc.detail != title:
             message = str(exc.detail)
-        message = message or "This page cannot answer that request."
+        message = message or _MESSAGES.get(status, "This page cannot answer that request.")
         return PageError(status, title, message), exc.headers or {}
     if database_unavailable(exc):
         log.warning("database unavailable on a login page: %s", exc)

@@ -13,7 +13,8 @@ from litestar import Request, Response, post, route
 
 from issuer.oauth.authorization import logout as logout_outcome
 from issuer.web.deps import RuntimeDep
-from issuer.web.pages.page import LOGOUT_CONFIRM_PATH, LOGOUT_PATH, Page
+from issuer.web.discovery import END_SESSION_PATH
+from issuer.web.pages.page import LOGOUT_CONFIRM_PATH, Page
 from issuer.web.pages.sessions import current_session, log_out
 
 __all__ = ["ROUTES", "confirm_logout", "logout"]
@@ -22,7 +23,7 @@ __all__ = ["ROUTES", "confirm_logout", "logout"]
 LOGOUT_PARAMS = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id")
 
 
-@route(LOGOUT_PATH, http_method=["GET", "POST"], include_in_schema=False)
+@route(END_SESSION_PATH, http_method=["GET", "POST"], include_in_schema=False)
 async def logout(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Response[Any]:
     """§2: GET and POST MUST both be supported."""
     page = Page(request, runtime)

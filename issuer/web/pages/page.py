@@ -25,17 +25,16 @@ from issuer.oauth.forms import Form, parse_form, parse_query
 from issuer.proxies import client_address
 from issuer.runtime import Runtime
 from issuer.settings import Settings
+from issuer.web.discovery import AUTHORIZATION_PATH, END_SESSION_PATH
 from issuer.web.pages.sealing import PageKeys, page_keys
 from issuer.web.pages.static import STYLESHEET, stylesheet_version
 from issuer.web.responses import NO_STORE, security_headers
 
 __all__ = [
-    "AUTHORIZE_PATH",
     "CONSENT_PATH",
     "CSRF_COOKIE",
     "LOGIN_PATH",
     "LOGOUT_CONFIRM_PATH",
-    "LOGOUT_PATH",
     "PAGE_PATHS",
     "SESSION_COOKIE",
     "TEMPLATES_DIR",
@@ -47,14 +46,20 @@ __all__ = [
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
-# The page routes, under ISSUER_URL's path (as the protocol endpoints are).
-AUTHORIZE_PATH = "/oauth/authorize"
+# The page routes, under ISSUER_URL's path (as the protocol endpoints are); discovery names
+# the authorization and end-session endpoints.
 LOGIN_PATH = "/oauth/login"
 CONSENT_PATH = "/oauth/consent"
-LOGOUT_PATH = "/oauth/logout"
 LOGOUT_CONFIRM_PATH = "/oauth/logout/confirm"
 PAGE_PATHS = frozenset(
-    (AUTHORIZE_PATH, LOGIN_PATH, CONSENT_PATH, LOGOUT_PATH, LOGOUT_CONFIRM_PATH, STYLESHEET)
+    (
+        AUTHORIZATION_PATH,
+        LOGIN_PATH,
+        CONSENT_PATH,
+        END_SESSION_PATH,
+        LOGOUT_CONFIRM_PATH,
+        STYLESHEET,
+    )
 )
 
 SESSION_COOKIE = "issuer_session"
