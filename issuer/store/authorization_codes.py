@@ -17,10 +17,20 @@ from datetime import datetime
 from sqlalchemy import String, Text, bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from issuer.store.database import Database, Statement
-from issuer.store.models import AuthorizationCode, Timestamp
+from issuer.store.database import Database, Statement, string_list
+from issuer.store.models import AuthorizationCode, Timestamp, User
+from issuer.store.models import BrowserSession as BrowserSessionRow
 
-__all__ = ["StoredCode", "code_digest", "consume", "find", "purge_expired", "store"]
+__all__ = [
+    "Exchange",
+    "StoredCode",
+    "code_digest",
+    "consume",
+    "find",
+    "for_exchange",
+    "purge_expired",
+    "store",
+]
 
 
 def code_digest(code: str) -> str:
@@ -71,6 +81,20 @@ STORE = Statement.of(
 )
 FIND = Statement.of(
     select(*AuthorizationCode.__table__.columns).where(AuthorizationCode.digest == _DIGEST)
+)
+# What an exchange reads of a code, its user and its browser session: one statement.
+FOR_EXCHANGE = Statement.of(
+    select(
+        *AuthorizationCode.__table__.columns,
+        User.email.label("user_email"),
+        User.roles.label("user_roles"),
+        User.disabled.label("user_disabled"),
+        BrowserSessionRow.id.label("session_found"),
+        BrowserSessionRow.ended_at.label("session_ended_at"),
+    )
+    .outerjoin(User, User.id == AuthorizationCode.user_id)
+    .outerjoin(BrowserSessionRow, BrowserSessionRow.id == AuthorizationCode.session_id)
+    .where(AuthorizationCode.digest == _DIGEST)
 )
 _NOW = bindparam("now", type_=Timestamp)
 CONSUME = Statement.of(
@@ -127,6 +151,33 @@ async def find(database: Database, digest: str) -> StoredCode | None:
     """A code's row by its digest, used or not: one statement in its own transaction."""
     row = await database.fetch_one(FIND, code=digest)
     return None if row is None else StoredCode(**row)
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """A code as its exchange reads it: the row, the claims of its user and whether that
+    user may still log in, and whether the browser session it was issued in has ended."""
+
+    code: StoredCode
+    email: str
+    roles: tuple[str, ...]
+    user_disabled: bool
+    session_ended: bool
+
+
+async def for_exchange(database: Database, digest: str) -> Exchange | None:
+    """A code's row with its user and session, by its digest: one statement."""
+    row = await database.fetch_one(FOR_EXCHANGE, code=digest)
+    if row is None:
+        return None
+    code = StoredCode(**{name: row[name] for name in StoredCode.__dataclass_fields__})
+    return Exchange(
+        code=code,
+        email=row["user_email"] or "",
+        roles=string_list(row["user_roles"] or "[]"),
+        user_disabled=row["user_disabled"] is None or bool(row["user_disabled"]),
+        session_ended=row["session_found"] is None or row["session_ended_at"] is not None,
+    )
 
 
 async def consume(

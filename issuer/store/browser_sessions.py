@@ -30,7 +30,6 @@ __all__ = [
     "BrowserSession",
     "end",
     "end_for_user",
-    "ended",
     "find",
     "purge_expired",
     "reauthenticate",
@@ -75,7 +74,6 @@ LIVE_SESSION = Statement.of(
         User.disabled.is_(False),
     )
 )
-ENDED = Statement.of(select(BrowserSessionRow.ended_at).where(BrowserSessionRow.id == _SESSION))
 TOUCH = Statement.of(
     update(BrowserSessionRow)
     .where(BrowserSessionRow.id == _SESSION)
@@ -134,13 +132,6 @@ async def reauthenticate(
     return BrowserSession(
         id=row.id, user_id=row.user_id, auth_time=now, expires_at=row.expires_at, last_seen_at=now
     )
-
-
-async def ended(database: Database, session_id: str) -> bool:
-    """Whether the session was logged out (or is gone): a code issued in it is refused.
-    One statement in its own transaction."""
-    row = await database.fetch_one(ENDED, session=session_id)
-    return row is None or row["ended_at"] is not None
 
 
 async def touch(database: Database, browser_session: BrowserSession, *, now: datetime) -> None:

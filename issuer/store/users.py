@@ -14,7 +14,6 @@ from issuer.store.models import User
 __all__ = [
     "DuplicateEmail",
     "LoginUser",
-    "TokenSubject",
     "add",
     "by_email",
     "by_id",
@@ -23,7 +22,6 @@ __all__ = [
     "login_user",
     "set_disabled",
     "set_hash",
-    "token_subject",
 ]
 
 
@@ -68,32 +66,6 @@ async def login_user(database: Database, email: str) -> LoginUser | None:
     return LoginUser(
         id=row["id"],
         password_hash=row["password_hash"],
-        roles=string_list(row["roles"]),
-        disabled=bool(row["disabled"]),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class TokenSubject:
-    """What a code exchange needs of a user row: the claims, and whether it may log in."""
-
-    id: str
-    email: str
-    roles: tuple[str, ...]
-    disabled: bool
-
-
-TOKEN_SUBJECT = Statement("SELECT id, email, roles, disabled FROM users WHERE id = :id")
-
-
-async def token_subject(database: Database, user_id: str) -> TokenSubject | None:
-    """The user a code was issued for, in one round trip."""
-    row = await database.fetch_one(TOKEN_SUBJECT, id=user_id)
-    if row is None:
-        return None
-    return TokenSubject(
-        id=row["id"],
-        email=row["email"],
         roles=string_list(row["roles"]),
         disabled=bool(row["disabled"]),
     )

@@ -1,7 +1,7 @@
 """The statements a login from a present browser session costs on Postgres (what the
 bench's `code` scenario measures): an authorization is two, one to read the session and one
-to store the code; the exchange of the code is four, to read the code, its user and whether
-its session has ended, and to consume it. Each goes straight to asyncpg
+to store the code; the exchange of the code is two, to read the code with its user and
+whether its session has ended, and to consume it. Each goes straight to asyncpg
 (`Database.fetch_one`): no ORM session, no BEGIN, COMMIT or pool pre-ping around it."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from issuer.settings import Settings
-from issuer.store import authorization_codes, browser_sessions, users
+from issuer.store import authorization_codes, browser_sessions
 from tests.oauth.login_support import add_login_client, query_of
 from tests.web.pages_support import Site, authorize, serving
 
@@ -25,7 +25,7 @@ async def site(settings: Settings) -> AsyncIterator[Site]:
         yield site
 
 
-async def test_a_login_from_a_present_session_is_six_statements(site: Site) -> None:
+async def test_a_login_from_a_present_session_is_four_statements(site: Site) -> None:
     database = site.runtime.database
     database._pool_size = 1  # one connection, so the logger below sees every query
     # A client that may not refresh: its exchange starts no refresh family.
@@ -63,9 +63,7 @@ async def test_a_login_from_a_present_session_is_six_statements(site: Site) -> N
     assert {"access_token", "id_token"} <= set(exchanged.json())
     assert "refresh_token" not in exchanged.json()
     assert queries == [
-        authorization_codes.FIND.positional,
-        users.TOKEN_SUBJECT.positional,
-        browser_sessions.ENDED.positional,
+        authorization_codes.FOR_EXCHANGE.positional,
         authorization_codes.CONSUME.positional,
     ]
     assert orm == []

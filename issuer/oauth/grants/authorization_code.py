@@ -26,12 +26,10 @@ from issuer.oauth.minting import new_jti, token_response
 from issuer.store import (
     audit,
     authorization_codes,
-    browser_sessions,
     denylist,
     families,
-    users,
 )
-from issuer.store.authorization_codes import StoredCode
+from issuer.store.authorization_codes import Exchange, StoredCode
 from issuer.store.database import Database
 
 __all__ = ["AuthorizationCodeGrant"]
@@ -57,24 +55,27 @@ class AuthorizationCodeGrant(Grant):
         digest = authorization_codes.code_digest(form.require("code"))
         redirect_uri = form.require("redirect_uri")
         verifier = form.require("code_verifier")
-        code = await self.find_code(digest, request)
+        exchange = await self.find_code(digest, request)
+        code = exchange.code
         self.check_binding(code, redirect_uri, verifier, request)
         audience = self.audience(code, request)
         wants_id_token = "openid" in scope_tokens(code.scope)
         self.server.minter.ensure_signer(request.client, id_token=wants_id_token)
-        issued = await self.consume(code, audience, request)
+        issued = await self.consume(exchange, audience, request)
         return self.respond(issued, request, id_token=wants_id_token)
 
-    async def find_code(self, digest: str, request: TokenRequest) -> StoredCode:
-        code = await authorization_codes.find(self.server.database, digest)
-        if code is None:
+    async def find_code(self, digest: str, request: TokenRequest) -> Exchange:
+        """The code, with its user and session (one read)."""
+        exchange = await authorization_codes.for_exchange(self.server.database, digest)
+        if exchange is None:
             raise InvalidGrant("the authorization code is invalid", debug="unknown code")
+        code = exchange.code
         # RFC 6749 §4.1.3: ensure the code was issued to the authenticated client.
         if code.client_id != request.client.client_id:
             raise InvalidGrant("the authorization code was issued to another client")
         if code.used_at is not None:
             await self.revoke_first_use(digest, request)
-        return code
+        return exchange
 
     def check_binding(
         self, code: StoredCode, redirect_uri: str, verifier: str, request: TokenRequest
@@ -102,7 +103,7 @@ class AuthorizationCodeGrant(Grant):
             raise InvalidTarget("the resource differs from the authorization request's")
         return target
 
-    async def consume(self, code: StoredCode, audience: str, request: TokenRequest) -> Issued:
+    async def consume(self, exchange: Exchange, audience: str, request: TokenRequest) -> Issued:
         """Consume the code (one statement) and start its refresh family in the same
         transaction when the client may refresh; a consume lost to a concurrent use is a
         second use."""
@@ -112,12 +113,11 @@ class AuthorizationCodeGrant(Grant):
         access_expires = now + timedelta(seconds=minter.access_ttl(client))
         refresh = minter.new_refresh_token() if "refresh_token" in client.grant_types else None
         family_id = None if refresh is None else str(uuid.uuid4())
-        database = self.server.database
-        user = await users.token_subject(database, code.user_id)
-        if user is None or user.disabled:
+        database, code = self.server.database, exchange.code
+        if exchange.user_disabled:
             raise InvalidGrant("the user is disabled", debug=f"user {code.user_id}")
         # The code is bound to its browser session: logged out since, it gets nothing.
-        if await browser_sessions.ended(database, code.session_id):
+        if exchange.session_ended:
             raise InvalidGrant("the login session has ended")
 
         async def consume_in(target: Database | AsyncSession) -> bool:
@@ -141,7 +141,7 @@ class AuthorizationCodeGrant(Grant):
                     await families.add_login(
                         session,
                         family_id=family_id,
-                        user_id=user.id,
+                        user_id=code.user_id,
                         client_id=client.client_id,
                         scope=code.scope,
                         audience=audience,
@@ -153,7 +153,7 @@ class AuthorizationCodeGrant(Grant):
                         ),
                         session_id=code.session_id,
                     )
-        email, roles = user.email, user.roles
+        email, roles = exchange.email, exchange.roles
         if not consumed:
             await self.revoke_first_use(code.digest, request)
         stored = replace(
