@@ -9,10 +9,12 @@ from pathlib import Path
 
 __all__ = [
     "AUDIENCE",
+    "CODE_SCOPE",
     "HERE",
     "LUA",
     "PEER_DIR",
     "PEER_SRC",
+    "REDIRECT_URI",
     "REPO",
     "RESULTS",
     "SCOPE",
@@ -30,6 +32,11 @@ RESULTS = HERE / "results"
 
 AUDIENCE = "urn:bench:api"
 SCOPE = "api"
+# The code flow: the redirect URI the peer's public client "bench-spa" registers (port 9,
+# discard: nothing listens, the 302's Location is read, never followed) and the scope asked
+# for (an ID token and an access token for AUDIENCE on both servers, no refresh token).
+REDIRECT_URI = "http://127.0.0.1:9/cb"
+CODE_SCOPE = f"openid {SCOPE}"
 
 
 class BenchError(Exception):

@@ -120,6 +120,7 @@ def bench_issuer_server(
         tmp=iss.tmp,
         p80=not opts.no_p80,
         issuer=iss,
+        code_client=iss.code_clients.get(alg),
     )
     return [measure(BY_NAME[name], target, limits) for name in opts.scenarios]
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.common import AUDIENCE, REPO, SCOPE, BenchError, log
-from bench.loopback import basic, token_response, wait_http_ok
+from bench.common import AUDIENCE, CODE_SCOPE, REDIRECT_URI, REPO, SCOPE, BenchError, log
+from bench.loopback import CodeClient, basic, token_response, wait_http_ok
 from bench.options import Options
 from bench.processes import PROCS, free_port, run
 
@@ -29,6 +29,8 @@ class Issuer:
         self.db_name: str | None = None
         self.db_url = ""
         self.clients: dict[str, tuple[str, str]] = {}  # "cc-<alg>" / "login-<alg>" -> id, secret
+        self.code_clients: dict[str, CodeClient] = {}  # alg -> the code flow's public client
+        self.code_missing = ""  # why there is none (the CLI refused it), for the table
         self.email = f"bench-{secrets.token_hex(4)}@bench.invalid"
         self.password = secrets.token_urlsafe(18)
 
@@ -151,16 +153,39 @@ class Issuer:
             self.clients[f"login-{alg}"] = self._client(
                 f"bench-login-{a}", alg, ["password", "refresh_token"]
             )
+            if "code" in self.opts.scenarios:
+                self._code_client(f"bench-code-{a}", alg)
 
-    def _client(self, cid: str, alg: str, grants: list[str]) -> tuple[str, str]:
+    def _code_client(self, cid: str, alg: str) -> None:
+        """The code flow's public client: its redirect URI, no consent asked (the default), no
+        refresh token (as the peer's, asked without offline_access), the ID token signed with
+        the same alg as the access token."""
+        try:
+            self._client(
+                cid,
+                alg,
+                ["authorization_code"],
+                "--public",
+                "--redirect-uri",
+                REDIRECT_URI,
+                "--id-token-alg",
+                alg,
+            )
+        except BenchError as exc:
+            self.code_missing = "no code-flow client: " + " ".join(str(exc).split())
+            return
+        login = {"email": self.email, "username": self.email, "password": self.password}
+        self.code_clients[alg] = CodeClient(cid, REDIRECT_URI, CODE_SCOPE, login)
+
+    def _client(self, cid: str, alg: str, grants: list[str], *more: str) -> tuple[str, str]:
         argv = ["clients", "create", cid]
         for g in grants:
             argv += ["--grant-type", g]
-        argv += ["--audience", AUDIENCE, "--scope", SCOPE, "--alg", alg, "--json"]
+        argv += ["--audience", AUDIENCE, "--scope", SCOPE, "--alg", alg, *more, "--json"]
         out = self.cli(*argv)
         try:
             doc = json.loads(out.strip().splitlines()[-1])
-            return str(doc["client_id"]), str(doc["client_secret"])
+            return str(doc["client_id"]), str(doc.get("client_secret") or "")
         except (ValueError, KeyError, IndexError) as exc:
             raise BenchError(
                 f"`issuer clients create --json` printed no "

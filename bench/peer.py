@@ -7,9 +7,9 @@ import os
 import shutil
 from pathlib import Path
 
-from bench.common import PEER_DIR, PEER_SRC, BenchError, log
+from bench.common import CODE_SCOPE, PEER_DIR, PEER_SRC, REDIRECT_URI, BenchError, log
 from bench.limits import Limits
-from bench.loopback import basic, discover, wait_http_ok
+from bench.loopback import CodeClient, basic, discover, wait_http_ok
 from bench.options import Options
 from bench.processes import PROCS, run
 from bench.results import Row
@@ -17,8 +17,14 @@ from bench.scenarios import SCENARIOS, Target, measure
 
 __all__ = ["bench_peer", "ensure_peer"]
 
-# the client ../shared/peer/server.mjs registers
+# the clients ../shared/peer/server.mjs registers: client_credentials, and the code flow's
+# public client, whose development login pages take any login and password (its consent page,
+# shown at the first login of a session, is submitted as it is: later authorizations answer
+# with a code at once)
 PEER_CLIENT = ("bench", "bench-secret")
+PEER_CODE_CLIENT = CodeClient(
+    "bench-spa", REDIRECT_URI, CODE_SCOPE, {"login": "bench-user", "password": "bench"}
+)
 
 
 def ensure_peer() -> None:
@@ -69,6 +75,7 @@ def bench_peer(opts: Options, tmp: Path, limits: Limits) -> list[Row]:
                 opts=opts,
                 tmp=tmp,
                 p80=opts.peer_p80,
+                code_client=PEER_CODE_CLIENT,
             )
             rows += [
                 measure(sc, target, limits)

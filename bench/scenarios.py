@@ -9,8 +9,10 @@ row and its setup function; the harness, the peer run, the limits and the report
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import json
+import secrets
 import urllib.error
 import urllib.parse
 from collections.abc import Callable
@@ -20,7 +22,16 @@ from pathlib import Path
 from bench.common import AUDIENCE, REPO, SCOPE, BenchError, Unavailable, log
 from bench.issuer_server import Issuer
 from bench.limits import Cost, Limits
-from bench.loopback import Discovery, http, metric_sum, token_response
+from bench.loopback import (
+    Browser,
+    CodeClient,
+    Discovery,
+    authorize_url,
+    http,
+    metric_sum,
+    pkce_pair,
+    token_response,
+)
 from bench.options import Options
 from bench.processes import run
 from bench.results import Row
@@ -43,9 +54,16 @@ class Target:
     tmp: Path
     p80: bool  # run the p99-at-80 %-of-peak pass
     issuer: Issuer | None = None  # the bench user and login clients; the peer has none
+    code_client: CodeClient | None = None  # the code flow's public client and login
 
     def endpoint(self, key: str) -> str:
         return self.discovery.endpoint(key)
+
+    def code(self) -> CodeClient:
+        if self.code_client is None:
+            why = self.issuer.code_missing if self.issuer else ""
+            raise Unavailable(why or f"the {self.kind} has no code-flow client")
+        return self.code_client
 
     def fixtures(self) -> Issuer:
         if self.issuer is None:
@@ -198,6 +216,82 @@ def refresh_chains(t: Target) -> Load:
     )
 
 
+def code_flow(t: Target) -> Load:
+    """The code flow (bench/README.md): one browser session per connection, logged in once
+    through the server's own pages (and kept for every pass), then authorize → 302 with a code
+    → token exchange with the PKCE verifier, per connection, in lua/bench.lua's `code` mode."""
+    client = t.code()
+    authorize = t.endpoint("authorization_endpoint")
+    token_url = t.endpoint("token_endpoint")
+    a, b = urllib.parse.urlsplit(authorize), urllib.parse.urlsplit(token_url)
+    if a.netloc != b.netloc:
+        raise BenchError(f"authorize ({a.netloc}) and token ({b.netloc}) on different hosts")
+    sessions: list[str] = []
+    cookie_file = t.tmp / f"sessions-{t.kind}-{t.alg}-{t.workers}.txt"
+    pkce_file = t.tmp / f"pkce-{t.kind}-{t.alg}-{t.workers}.txt"
+    pkce_file.write_text("".join(" ".join(pkce_pair()) + "\n" for _ in range(256)))
+
+    def login() -> str:
+        browser = Browser()
+        session = browser_login(browser, client, authorize, token_url, t.alg)
+        if not session:
+            raise BenchError(f"the {t.kind} set no session cookie at its login")
+        return session
+
+    def before(conns: int) -> dict[str, str]:
+        short = conns - len(sessions)
+        if short > 0:
+            with concurrent.futures.ThreadPoolExecutor(8) as ex:
+                sessions.extend(ex.map(lambda _: login(), range(short)))
+        cookie_file.write_text("\n".join(sessions[:conns]) + "\n")
+        return {"COOKIES": str(cookie_file)}
+
+    return Load(
+        token_url,
+        {
+            "MODE": "code",
+            "AUTHORIZE": authorize_url(a.path + (f"?{a.query}" if a.query else ""), client),
+            "TOKEN": b.path,
+            "CLIENT_ID": urllib.parse.quote(client.client_id, safe=""),
+            "REDIRECT_URI": urllib.parse.quote(client.redirect_uri, safe=""),
+            "PKCE": str(pkce_file),
+        },
+        chains=True,
+        before=before,
+    )
+
+
+def browser_login(
+    browser: Browser, client: CodeClient, authorize: str, token_url: str, alg: str
+) -> str:
+    """Log `browser` in through the server's pages and exchange the code it gets, checking
+    what the scenario counts (a code for the state sent; an access token and an ID token, both
+    JWTs signed with `alg`); the session's Cookie header."""
+    verifier, challenge = pkce_pair()
+    state = secrets.token_urlsafe(8)
+    url = authorize_url(authorize, client, code_challenge=challenge, state=state, nonce=state)
+    answer = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(browser.login(url, client)).query))
+    if answer.get("state") != state or "code" not in answer:
+        raise BenchError(f"the login's redirect has no code for the state sent: {answer}")
+    form = {
+        "grant_type": "authorization_code",
+        "code": answer["code"],
+        "redirect_uri": client.redirect_uri,
+        "client_id": client.client_id,
+        "code_verifier": verifier,
+    }
+    tokens = token_response(token_url, None, form)
+    for kind in ("access_token", "id_token"):
+        header = str(tokens.get(kind, "")).split(".")[0]
+        try:
+            signed = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+        except ValueError as exc:
+            raise BenchError(f"the code's token response has no JWT {kind}") from exc
+        if signed.get("alg") != alg:
+            raise BenchError(f"the code's {kind} is signed with {signed.get('alg')}, not {alg}")
+    return browser.cookie_header(authorize)
+
+
 # --------------------------------------------------------------------------- own measures
 
 
@@ -261,6 +355,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     # An opaque refresh token: the one signature is the new access token (was 2 signs + 1 verify).
     Scenario("refresh", Cost(signs=1), refresh),
     Scenario("password", Cost(argon2=1, signs=1), with_wrk(password)),
+    # One completed login from a present session: the access token and the ID token.
+    Scenario("code", Cost(signs=2), with_wrk(code_flow), on_peer=True),
     Scenario("introspect", Cost(verifies=1), with_wrk(introspect)),
     Scenario("userinfo", Cost(verifies=1), with_wrk(userinfo)),
     Scenario(

@@ -104,7 +104,7 @@ class Load:
 
     url: str
     env: dict[str, str]
-    chains: bool = False  # one connection per wrk thread (refresh rotation chains)
+    chains: bool = False  # one connection per wrk thread (refresh chains, code-flow logins)
     before: Callable[[int], dict[str, str]] = field(default=_no_extra)  # conns -> extra env
     after: Callable[[], None] = field(default=_nothing)  # after each wrk run
 
@@ -139,6 +139,9 @@ def drive(load: Load, opts: Options, row: Row, *, p80: bool) -> Row:
 def _fill(row: Row, r: WrkResult) -> None:
     row.rps, row.p50_ms, row.p99_ms = r.rps, r.p50_ms, r.p99_ms
     row.errors, row.requests, row.statuses = r.errors, r.requests, r.statuses
+    if "req_p50" in r.raw:  # the code flow: p50/p99 are per login, these per request
+        row.extra["req_p50_ms"] = r.raw["req_p50"] / 1000
+        row.extra["req_p99_ms"] = r.raw["req_p99"] / 1000
     if r.errors:
         row.note = (
             f"statuses {r.statuses}, socket/timeout {r.raw['connect'] + r.raw['read']}"

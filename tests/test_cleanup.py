@@ -141,12 +141,12 @@ async def test_purge_removes_expired_codes_and_browser_sessions(database: Databa
             resource=None,
             auth_time=NOW,
         )
-        await authorization_codes.store(session, digest="expired", expires_at=NOW, **code)
-        await authorization_codes.store(session, digest="live", expires_at=NOW + HOUR, **code)
+    await authorization_codes.store(database, digest="expired", expires_at=NOW, **code)
+    await authorization_codes.store(database, digest="live", expires_at=NOW + HOUR, **code)
     purged = await cleanup.purge_expired(database, now=NOW)
     assert purged.login_rows == 2
     async with database.session() as session:
         assert await session.get(BrowserSessionRow, old.id) is None
         assert await session.get(BrowserSessionRow, live.id) is not None
-        assert await authorization_codes.find(session, "expired") is None
-        assert await authorization_codes.find(session, "live") is not None
+    assert await authorization_codes.find(database, "expired") is None
+    assert await authorization_codes.find(database, "live") is not None

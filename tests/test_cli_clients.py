@@ -9,6 +9,7 @@ import pytest
 from issuer.accounts.secrets import secret_matches
 from issuer.clock import utcnow
 from issuer.store import audit, browser_sessions, clients, consents
+from issuer.store.models import BrowserSession as BrowserSessionRow
 from tests.test_cli import cli_env, lookup, one_line_error, run, start_sessions
 
 __all__ = ["cli_env"]
@@ -342,9 +343,10 @@ def test_ending_a_users_sessions_ends_their_browser_sessions(
     code, _, err = run(capsys, monkeypatch, "users", command, "ada@b.co")
     assert code == 0, err
     for cookie in cookies:
-        assert (
-            lookup(cli_env, lambda s, c=cookie: browser_sessions.find(s, c, now=utcnow())) is None
+        row = lookup(
+            cli_env, lambda s, c=cookie: s.get(BrowserSessionRow, browser_sessions.session_id_of(c))
         )
+        assert row.ended_at is not None
     action = {"revoke-sessions": "user.revoke_sessions", "disable": "user.disable"}[command]
     [event] = lookup(cli_env, lambda s: audit.recent(s, action=action))
     assert event.detail == {"families_revoked": 0, "browser_sessions_ended": 2}

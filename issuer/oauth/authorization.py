@@ -395,22 +395,21 @@ async def issue_code(
     `code`, `state` and `iss` (RFC 6749 §4.1.2, RFC 9207 §2)."""
     # RFC 6749 §10.10: the probability of guessing a code MUST be ≤ 2^-128; 256 bits here.
     code = secrets.token_urlsafe(32)
-    async with server.database.session() as session:
-        await authorization_codes.store(
-            session,
-            digest=authorization_codes.code_digest(code),
-            client_id=request.client_id,
-            user_id=browser_session.user_id,
-            session_id=browser_session.id,
-            redirect_uri=request.redirect_uri,
-            code_challenge=request.code_challenge,
-            nonce=request.nonce,
-            scope=" ".join(request.scope),
-            resource=request.resource,
-            auth_time=browser_session.auth_time,
-            expires_at=now + CODE_LIFETIME,
-        )
-        await browser_sessions.touch(session, browser_session.id, now=now)
+    await authorization_codes.store(
+        server.database,
+        digest=authorization_codes.code_digest(code),
+        client_id=request.client_id,
+        user_id=browser_session.user_id,
+        session_id=browser_session.id,
+        redirect_uri=request.redirect_uri,
+        code_challenge=request.code_challenge,
+        nonce=request.nonce,
+        scope=" ".join(request.scope),
+        resource=request.resource,
+        auth_time=browser_session.auth_time,
+        expires_at=now + CODE_LIFETIME,
+    )
+    await browser_sessions.touch(server.database, browser_session, now=now)
     issuer = server.settings.url
     return _with_query(request.redirect_uri, code=code, state=request.state, iss=issuer)
 

@@ -4,6 +4,10 @@ The cookie value is 256 random bits (base64url); the table knows it only by its 
 digest, so a copy of the table cannot be turned into cookies. A session ends at logout, when
 an admin ends the user's sessions or disables the user, or when it expires; `find` answers
 None for all of these and for a disabled user.
+
+Every authorization in a session reads it (`find`) and may record that it was used
+(`touch`): each is one statement (`Statement`, no ORM session), and the write happens at
+most once per `TOUCH_INTERVAL`.
 """
 
 from __future__ import annotations
@@ -13,18 +17,19 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import String, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from issuer.store import families
+from issuer.store.database import Database, Statement
 from issuer.store.models import BrowserSession as BrowserSessionRow
-from issuer.store.models import User
+from issuer.store.models import Timestamp, User
 
 __all__ = [
+    "TOUCH_INTERVAL",
     "BrowserSession",
     "end",
     "end_for_user",
-    "ended",
     "find",
     "purge_expired",
     "reauthenticate",
@@ -42,6 +47,39 @@ class BrowserSession:
     user_id: str
     auth_time: datetime
     expires_at: datetime
+    last_seen_at: datetime | None = None  # None: not known (a `touch` then always writes)
+
+
+# `last_seen_at` says when a session was last used, to a person reading the table; no rule
+# reads it. It is written at most this often, so an authorization in a session used within
+# the interval costs no UPDATE.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+# Named unlike any column: an UPDATE would take a parameter named after one as a SET value.
+_SESSION = bindparam("session", type_=String)
+_NOW = bindparam("now", type_=Timestamp)
+LIVE_SESSION = Statement.of(
+    select(
+        BrowserSessionRow.id,
+        BrowserSessionRow.user_id,
+        BrowserSessionRow.auth_time,
+        BrowserSessionRow.expires_at,
+        BrowserSessionRow.last_seen_at,
+    )
+    .join(User, User.id == BrowserSessionRow.user_id)
+    .where(
+        BrowserSessionRow.id == _SESSION,
+        BrowserSessionRow.ended_at.is_(None),
+        BrowserSessionRow.expires_at > _NOW,
+        User.disabled.is_(False),
+    )
+)
+TOUCH = Statement.of(
+    update(BrowserSessionRow)
+    .where(BrowserSessionRow.id == _SESSION)
+    .values(last_seen_at=_NOW)
+    .returning(BrowserSessionRow.id)
+)
 
 
 def session_id_of(cookie_value: str) -> str:
@@ -66,30 +104,17 @@ async def start(
     session.add(row)
     await session.flush()
     return cookie_value, BrowserSession(
-        id=row.id, user_id=user_id, auth_time=now, expires_at=row.expires_at
+        id=row.id, user_id=user_id, auth_time=now, expires_at=row.expires_at, last_seen_at=now
     )
 
 
-async def find(session: AsyncSession, cookie_value: str, *, now: datetime) -> BrowserSession | None:
-    """The live session of a cookie: None when unknown, ended, expired or its user disabled."""
+async def find(database: Database, cookie_value: str, *, now: datetime) -> BrowserSession | None:
+    """The live session of a cookie: None when unknown, ended, expired or its user disabled.
+    One statement in its own transaction."""
     if not cookie_value or len(cookie_value) > 128:
         return None
-    query = (
-        select(BrowserSessionRow)
-        .join(User, User.id == BrowserSessionRow.user_id)
-        .where(
-            BrowserSessionRow.id == session_id_of(cookie_value),
-            BrowserSessionRow.ended_at.is_(None),
-            BrowserSessionRow.expires_at > now,
-            User.disabled.is_(False),
-        )
-    )
-    row = await session.scalar(query)
-    if row is None:
-        return None
-    return BrowserSession(
-        id=row.id, user_id=row.user_id, auth_time=row.auth_time, expires_at=row.expires_at
-    )
+    row = await database.fetch_one(LIVE_SESSION, session=session_id_of(cookie_value), now=now)
+    return None if row is None else BrowserSession(**row)
 
 
 async def reauthenticate(
@@ -104,24 +129,18 @@ async def reauthenticate(
     row.auth_time = row.last_seen_at = now
     row.expires_at = now + timedelta(seconds=lifetime)
     await session.flush()
-    return BrowserSession(id=row.id, user_id=row.user_id, auth_time=now, expires_at=row.expires_at)
-
-
-async def ended(session: AsyncSession, session_id: str) -> bool:
-    """Whether the session was logged out (or is gone): a code issued in it is refused."""
-    row = (
-        await session.execute(
-            select(BrowserSessionRow.ended_at).where(BrowserSessionRow.id == session_id)
-        )
-    ).first()
-    return row is None or row.ended_at is not None
-
-
-async def touch(session: AsyncSession, session_id: str, *, now: datetime) -> None:
-    """Record that the session was used (a code was issued in it)."""
-    await session.execute(
-        update(BrowserSessionRow).where(BrowserSessionRow.id == session_id).values(last_seen_at=now)
+    return BrowserSession(
+        id=row.id, user_id=row.user_id, auth_time=now, expires_at=row.expires_at, last_seen_at=now
     )
+
+
+async def touch(database: Database, browser_session: BrowserSession, *, now: datetime) -> None:
+    """Record that the session was used (a code was issued in it), unless it was within
+    `TOUCH_INTERVAL`: one statement, or none."""
+    seen = browser_session.last_seen_at
+    if seen is not None and now - seen < TOUCH_INTERVAL:
+        return
+    await database.fetch_one(TOUCH, session=browser_session.id, now=now)
 
 
 async def end(session: AsyncSession, session_id: str, *, now: datetime) -> int:

@@ -121,6 +121,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str, *, pool_size: int = 10, pooling: str = "session") -> AsyncEngine:
+    """The ORM's engine: on Postgres at most `pool_size` connections, half of them overflow."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -128,10 +129,11 @@ def create_engine(url: str, *, pool_size: int = 10, pooling: str = "session") ->
     connect_args = _unnamed_statements(pooling)
     if connect_args:
         connect_args["prepared_statement_cache_size"] = 0
+    kept = max(1, pool_size // 2)
     engine = create_async_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        pool_size=kept,
+        max_overflow=pool_size - kept,
         pool_pre_ping=True,
         connect_args=connect_args,
     )
@@ -269,7 +271,13 @@ async def _no_session_reset(connection: asyncpg.Connection) -> None:
 
 
 class Database:
-    """Owns the engine; hands out sessions whose transactions the caller commits."""
+    """Owns the engine; hands out sessions whose transactions the caller commits.
+
+    On Postgres a process holds at most `pool_size` connections for the ORM's sessions and
+    twice as many for `fetch_one`: the paths every request takes (token checks, refresh
+    rotation, a login's authorization and code exchange) are single statements there, and
+    with more requests in flight than connections they queue for one.
+    """
 
     def __init__(self, url: str, *, pool_size: int = 10, pooling: str = "session") -> None:
         if pooling not in POOLING_MODES:
@@ -278,7 +286,7 @@ class Database:
         self.pooling = pooling
         self.engine = create_engine(url, pool_size=pool_size, pooling=pooling)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._pool_size = pool_size
+        self._pool_size = 2 * pool_size
         self._pg_pool: asyncpg.Pool | None = None
         self._pg_pool_lock = asyncio.Lock()
 

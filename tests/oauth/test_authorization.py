@@ -233,10 +233,9 @@ async def test_a_session_gets_a_code_bound_to_the_request(env: Env) -> None:
     assert set(query) == {"code", "state", "iss"}
     assert (query["state"], query["iss"]) == ("st-1", ISSUER)
     assert len(query["code"]) == 43  # 256 bits
-    async with env.database.session() as session:
-        stored = await authorization_codes.find(
-            session, authorization_codes.code_digest(query["code"])
-        )
+    stored = await authorization_codes.find(
+        env.database, authorization_codes.code_digest(query["code"])
+    )
     assert stored is not None
     assert (stored.client_id, stored.user_id, stored.session_id) == ("spa", env.user_id, browser.id)
     assert (stored.redirect_uri, stored.code_challenge) == (REDIRECT_URI, env.challenge)
@@ -419,6 +418,6 @@ async def test_ending_the_browser_session_revokes_its_families(env: Env) -> None
             session_id=browser.id,
         )
     assert await end_browser_session(env.server, browser, now=now) == 1
+    assert await browser_sessions.find(env.database, cookie, now=now) is None
     async with env.database.session() as session:
-        assert await browser_sessions.find(session, cookie, now=now) is None
         assert not await family_is_live(session, "fam", now=now)

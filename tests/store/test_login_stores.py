@@ -32,8 +32,7 @@ async def start(database: Database, user_id: str, *, now: datetime = NOW, lifeti
 
 
 async def find(database: Database, cookie: str, *, now: datetime = NOW):
-    async with database.session() as session:
-        return await browser_sessions.find(session, cookie, now=now)
+    return await browser_sessions.find(database, cookie, now=now)
 
 
 async def test_a_browser_session_is_known_by_the_digest_of_its_cookie(database: Database) -> None:
@@ -51,6 +50,27 @@ async def test_a_browser_session_is_known_by_the_digest_of_its_cookie(database: 
         NOW,
         NOW + timedelta(seconds=DAY),
     )
+
+
+async def test_a_session_is_marked_used_at_most_once_per_interval(database: Database) -> None:
+    user_id = await a_user(database)
+    cookie, _ = await start(database, user_id)
+
+    async def touched_at(at: datetime) -> datetime | None:
+        found = await find(database, cookie, now=at)
+        assert found is not None
+        await browser_sessions.touch(database, found, now=at)
+        seen = await find(database, cookie, now=at)
+        return None if seen is None else seen.last_seen_at
+
+    within = NOW + browser_sessions.TOUCH_INTERVAL - timedelta(seconds=1)
+    assert await touched_at(within) == NOW  # no write within the interval
+    after = NOW + browser_sessions.TOUCH_INTERVAL
+    assert await touched_at(after) == after
+    assert await touched_at(after + timedelta(seconds=1)) == after
+    async with database.session() as session:
+        row = await session.get(BrowserSessionRow, browser_sessions.session_id_of(cookie))
+    assert row is not None and row.last_seen_at == after
 
 
 async def test_unknown_expired_ended_or_disabled_sessions_are_not_found(
@@ -171,21 +191,20 @@ async def test_two_first_consents_at_once_both_count(database: Database) -> None
 
 
 async def a_code(database: Database, user_id: str, digest: str = "d1") -> None:
-    async with database.session() as session:
-        await authorization_codes.store(
-            session,
-            digest=digest,
-            client_id="spa",
-            user_id=user_id,
-            session_id="s1",
-            redirect_uri="https://app.example.com/callback",
-            code_challenge="c" * 43,
-            nonce="n",
-            scope="openid",
-            resource=None,
-            auth_time=NOW,
-            expires_at=NOW + timedelta(seconds=60),
-        )
+    await authorization_codes.store(
+        database,
+        digest=digest,
+        client_id="spa",
+        user_id=user_id,
+        session_id="s1",
+        redirect_uri="https://app.example.com/callback",
+        code_challenge="c" * 43,
+        nonce="n",
+        scope="openid",
+        resource=None,
+        auth_time=NOW,
+        expires_at=NOW + timedelta(seconds=60),
+    )
 
 
 async def consume(database: Database, digest: str = "d1", **kw: object) -> bool:
@@ -210,8 +229,7 @@ async def test_a_code_is_consumed_once_recording_what_it_issued(database: Databa
     assert not await consume(database, now=NOW + timedelta(seconds=60))  # expired
     assert await consume(database)
     assert not await consume(database, family_id="f2", access_token_jti="j2")
-    async with database.session() as session:
-        stored = await authorization_codes.find(session, "d1")
+    stored = await authorization_codes.find(database, "d1")
     assert stored is not None and stored.used_at == NOW
     assert (stored.family_id, stored.access_token_jti) == ("f1", "j1")
     assert authorization_codes.code_digest("abc") == hashlib.sha256(b"abc").hexdigest()
@@ -227,8 +245,7 @@ async def test_concurrent_consumes_of_one_code_have_exactly_one_winner(
         *(consume(database, family_id=f"f{n}", access_token_jti=f"j{n}") for n in range(8))
     )
     assert results.count(True) == 1
-    async with database.session() as session:
-        stored = await authorization_codes.find(session, "d1")
+    stored = await authorization_codes.find(database, "d1")
     assert stored is not None
     assert stored.family_id == f"f{results.index(True)}"
 
@@ -243,8 +260,9 @@ async def test_codes_are_purged_once_nothing_can_replay_them(database: Database)
     async with database.session() as session:
         # The used code answers a replay until its access token has expired.
         assert await authorization_codes.purge_expired(session, now=after_code) == 1
-        assert await authorization_codes.find(session, "unused") is None
-        assert await authorization_codes.find(session, "used") is not None
-        later = NOW + timedelta(minutes=15)
+    assert await authorization_codes.find(database, "unused") is None
+    assert await authorization_codes.find(database, "used") is not None
+    later = NOW + timedelta(minutes=15)
+    async with database.session() as session:
         assert await authorization_codes.purge_expired(session, now=later) == 1
-        assert await authorization_codes.find(session, "used") is None
+    assert await authorization_codes.find(database, "used") is None

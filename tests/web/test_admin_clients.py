@@ -385,8 +385,7 @@ async def test_ending_a_users_sessions_ends_their_browser_sessions(
         cookies.append(cookie)
     response = await client.post(f"/admin/users/{user_id}/{step}", headers=admin_headers)
     assert response.status_code == 200, response.text
-    async with database.session() as session:
-        found = [await browser_sessions.find(session, c, now=runtime.clock()) for c in cookies]
+    found = [await browser_sessions.find(database, c, now=runtime.clock()) for c in cookies]
     assert [session is None for session in found] == [True, True, False]
     action = {"revoke-sessions": "user.revoke_sessions", "disable": "user.disable"}[step]
     events = (await client.get(f"/admin/audit?action={action}", headers=admin_headers)).json()

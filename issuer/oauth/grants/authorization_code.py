@@ -26,12 +26,11 @@ from issuer.oauth.minting import new_jti, token_response
 from issuer.store import (
     audit,
     authorization_codes,
-    browser_sessions,
     denylist,
     families,
-    users,
 )
-from issuer.store.authorization_codes import StoredCode
+from issuer.store.authorization_codes import Exchange, StoredCode
+from issuer.store.database import Database
 
 __all__ = ["AuthorizationCodeGrant"]
 
@@ -56,25 +55,27 @@ class AuthorizationCodeGrant(Grant):
         digest = authorization_codes.code_digest(form.require("code"))
         redirect_uri = form.require("redirect_uri")
         verifier = form.require("code_verifier")
-        code = await self.find_code(digest, request)
+        exchange = await self.find_code(digest, request)
+        code = exchange.code
         self.check_binding(code, redirect_uri, verifier, request)
         audience = self.audience(code, request)
         wants_id_token = "openid" in scope_tokens(code.scope)
         self.server.minter.ensure_signer(request.client, id_token=wants_id_token)
-        issued = await self.consume(code, audience, request)
+        issued = await self.consume(exchange, audience, request)
         return self.respond(issued, request, id_token=wants_id_token)
 
-    async def find_code(self, digest: str, request: TokenRequest) -> StoredCode:
-        async with self.server.database.session() as session:
-            code = await authorization_codes.find(session, digest)
-        if code is None:
+    async def find_code(self, digest: str, request: TokenRequest) -> Exchange:
+        """The code, with its user and session (one read)."""
+        exchange = await authorization_codes.for_exchange(self.server.database, digest)
+        if exchange is None:
             raise InvalidGrant("the authorization code is invalid", debug="unknown code")
+        code = exchange.code
         # RFC 6749 §4.1.3: ensure the code was issued to the authenticated client.
         if code.client_id != request.client.client_id:
             raise InvalidGrant("the authorization code was issued to another client")
         if code.used_at is not None:
             await self.revoke_first_use(digest, request)
-        return code
+        return exchange
 
     def check_binding(
         self, code: StoredCode, redirect_uri: str, verifier: str, request: TokenRequest
@@ -102,24 +103,26 @@ class AuthorizationCodeGrant(Grant):
             raise InvalidTarget("the resource differs from the authorization request's")
         return target
 
-    async def consume(self, code: StoredCode, audience: str, request: TokenRequest) -> Issued:
-        """Consume the code and start its refresh family in one transaction; a consume lost
-        to a concurrent use is a second use."""
+    async def consume(self, exchange: Exchange, audience: str, request: TokenRequest) -> Issued:
+        """Consume the code (one statement) and start its refresh family in the same
+        transaction when the client may refresh; a consume lost to a concurrent use is a
+        second use."""
         client, now = request.client, request.now
         minter, settings = self.server.minter, self.server.settings
         jti = new_jti()
         access_expires = now + timedelta(seconds=minter.access_ttl(client))
         refresh = minter.new_refresh_token() if "refresh_token" in client.grant_types else None
         family_id = None if refresh is None else str(uuid.uuid4())
-        async with self.server.database.session() as session:
-            user = await users.by_id(session, code.user_id)
-            if user is None or user.disabled:
-                raise InvalidGrant("the user is disabled", debug=f"user {code.user_id}")
-            # The code is bound to its browser session: logged out since, it gets nothing.
-            if await browser_sessions.ended(session, code.session_id):
-                raise InvalidGrant("the login session has ended")
-            consumed = await authorization_codes.consume(
-                session,
+        database, code = self.server.database, exchange.code
+        if exchange.user_disabled:
+            raise InvalidGrant("the user is disabled", debug=f"user {code.user_id}")
+        # The code is bound to its browser session: logged out since, it gets nothing.
+        if exchange.session_ended:
+            raise InvalidGrant("the login session has ended")
+
+        async def consume_in(target: Database | AsyncSession) -> bool:
+            return await authorization_codes.consume(
+                target,
                 code.digest,
                 client_id=client.client_id,
                 now=now,
@@ -127,24 +130,30 @@ class AuthorizationCodeGrant(Grant):
                 access_token_jti=jti,
                 access_token_expires_at=access_expires,
             )
-            if consumed and refresh is not None and family_id is not None:
-                family_expires = now + timedelta(seconds=settings.family_lifetime)
-                await families.add_login(
-                    session,
-                    family_id=family_id,
-                    user_id=user.id,
-                    client_id=client.client_id,
-                    scope=code.scope,
-                    audience=audience,
-                    now=now,
-                    family_expires_at=family_expires,
-                    jti=handles.digest(refresh),
-                    expires_at=min(
-                        now + timedelta(seconds=minter.refresh_ttl(client)), family_expires
-                    ),
-                    session_id=code.session_id,
-                )
-            email, roles = user.email, tuple(user.roles)
+
+        if refresh is None or family_id is None:  # nothing else to store: one statement
+            consumed = await consume_in(database)
+        else:
+            async with database.session() as session:
+                consumed = await consume_in(session)
+                if consumed:
+                    family_expires = now + timedelta(seconds=settings.family_lifetime)
+                    await families.add_login(
+                        session,
+                        family_id=family_id,
+                        user_id=code.user_id,
+                        client_id=client.client_id,
+                        scope=code.scope,
+                        audience=audience,
+                        now=now,
+                        family_expires_at=family_expires,
+                        jti=handles.digest(refresh),
+                        expires_at=min(
+                            now + timedelta(seconds=minter.refresh_ttl(client)), family_expires
+                        ),
+                        session_id=code.session_id,
+                    )
+        email, roles = exchange.email, exchange.roles
         if not consumed:
             await self.revoke_first_use(code.digest, request)
         stored = replace(
@@ -161,8 +170,10 @@ class AuthorizationCodeGrant(Grant):
         first use issued SHOULD be revoked: its family, and its access token on the
         deny-list. Committed, and only then is `invalid_grant` raised."""
         now, actor = request.now, f"client:{request.client.client_id}"
+        # Read after the first use committed (a lost consume waited for it), so its family
+        # and jti are there.
+        code = await authorization_codes.find(self.server.database, digest)
         async with self.server.database.session() as session:
-            code = await authorization_codes.find(session, digest)
             first = code is not None and await _revoke(session, code, now=now, actor=actor)
         if first and code is not None:
             REVOCATIONS.labels(kind="access_token").inc()

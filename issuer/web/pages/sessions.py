@@ -15,8 +15,7 @@ async def current_session(page: Page) -> BrowserSession | None:
     cookie_value = page.cookie(SESSION_COOKIE)
     if cookie_value is None:
         return None
-    async with page.runtime.database.session() as session:
-        return await browser_sessions.find(session, cookie_value, now=page.now)
+    return await browser_sessions.find(page.runtime.database, cookie_value, now=page.now)
 
 
 async def log_in(page: Page, user_id: str, previous: BrowserSession | None) -> BrowserSession:
