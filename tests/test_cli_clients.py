@@ -255,6 +255,8 @@ def test_a_confidential_client_with_a_redirect_uri_defaults_to_the_code_flow(
         ("https:///cb", "https, http on a loopback host"),
         ("/relative/cb", "private-use scheme"),
         ("https://app.example.com/c b", "not a redirect URI"),
+        ("https://[::1/cb", "not a redirect URI"),
+        ("http://[zz]/cb", "not a redirect URI"),
     ],
 )
 @pytest.mark.parametrize("option", ["--redirect-uri", "--post-logout-redirect-uri"])

@@ -10,6 +10,7 @@ import asyncio
 import json
 import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ import pytest
 from issuer.cli import build_parser, uvicorn_options
 from issuer.settings import Settings
 from tests.conftest import make_settings
+from tests.oauth.support import serving_in_loop
 from tests.served import Served, issuer_serve
+from tests.web.conftest import admin_rows, mint_admin
 
 BODY = b"grant_type=client_credentials&client_id=svc&client_secret=" + b"s" * 40
 
@@ -110,3 +113,28 @@ def test_the_settings_default_to_ten_seconds_and_reach_uvicorn() -> None:
     tuned = Settings.from_env({"ISSUER_SHUTDOWN_TIMEOUT_SECONDS": "3"})
     assert uvicorn_options(args, settings)["timeout_graceful_shutdown"] == 10
     assert uvicorn_options(args, tuned)["timeout_graceful_shutdown"] == 3
+
+
+async def test_a_stalled_admin_body_is_408_too(database_url: str, tmp_path: Path) -> None:
+    """The limit is the app's, for every route: here a JSON body Litestar itself reads."""
+    settings = make_settings(database_url, tmp_path / "keys", ISSUER_BODY_READ_TIMEOUT_SECONDS=1)
+
+    async def stalling_body() -> AsyncIterator[bytes]:
+        yield b'{"email": "ada@example.com", '
+        await asyncio.sleep(30)  # never comes: the request fails first
+        yield b'"password": "correct horse battery"}'
+
+    async with serving_in_loop(settings) as (http, runtime):
+        await admin_rows(runtime.database, runtime)
+        headers = {"Authorization": f"Bearer {mint_admin(runtime)}"}
+        started = time.monotonic()
+        response = await http.post(
+            "/admin/users",
+            content=stalling_body(),
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        elapsed = time.monotonic() - started
+    assert response.status_code == 408, response.text
+    assert response.json()["error"] == "invalid_request"
+    assert response.headers["connection"] == "close"
+    assert 1 <= elapsed < 5, elapsed

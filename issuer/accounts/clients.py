@@ -118,13 +118,17 @@ def check_redirect_uri(uri: str) -> str:
     fragment (RFC 6749 §3.1.2). Compared later as an exact string."""
     if not uri or len(uri) > 2048 or not uri.isprintable() or any(c.isspace() for c in uri):
         raise AccountError(f"not a redirect URI: {uri!r}")
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+    except ValueError:  # a malformed IPv6 literal, say
+        raise AccountError(f"not a redirect URI: {uri!r}") from None
     if "#" in uri:
         raise AccountError(f"a redirect URI must not have a fragment: {uri!r}")
     scheme = parts.scheme.lower()
-    if scheme == "https" and parts.hostname:
+    if scheme == "https" and host:
         return uri
-    if scheme == "http" and parts.hostname and is_loopback(parts.hostname):
+    if scheme == "http" and host and is_loopback(host):
         return uri
     if "." in scheme and scheme not in ("http", "https"):
         return uri  # com.example.app:/callback

@@ -15,13 +15,13 @@ import pytest
 from issuer.clock import utcnow
 from issuer.runtime import Runtime
 from issuer.store.database import Database
+from issuer.web.admin.guard import ADMIN_SCOPE
 from tests.conftest import BACKENDS, make_settings
 from tests.databases import PostgresDatabases, SQLiteTemplate
 from tests.oauth.support import add_client, add_user
 from tests.served import Served, issuer_serving
 
 ADMIN_CLIENT = "fuzz-admin"
-ADMIN_SCOPE = "issuer:admin"
 
 
 @dataclass(frozen=True)

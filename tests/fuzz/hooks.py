@@ -1,6 +1,6 @@
 """schemathesis hooks for the fuzz run (SCHEMATHESIS_HOOKS=tests.fuzz.hooks): an admin token
 that stays valid, fetched with the admin client's credentials from the environment
-(FUZZ_ISSUER_URL, FUZZ_ADMIN_SECRET) and fetched again after any 401."""
+(FUZZ_ISSUER_URL, FUZZ_ADMIN_CLIENT, FUZZ_ADMIN_SECRET) and fetched again after any 401."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import schemathesis
 
-ADMIN_CLIENT = "fuzz-admin"
-ADMIN_SCOPE = "issuer:admin"
+from issuer.web.admin.guard import ADMIN_SCOPE
 
 
 @schemathesis.auth()
@@ -20,7 +19,7 @@ class AdminToken:
         response = httpx.post(
             f"{os.environ['FUZZ_ISSUER_URL']}/oauth/token",
             data={"grant_type": "client_credentials", "scope": ADMIN_SCOPE},
-            auth=(ADMIN_CLIENT, os.environ["FUZZ_ADMIN_SECRET"]),
+            auth=(os.environ["FUZZ_ADMIN_CLIENT"], os.environ["FUZZ_ADMIN_SECRET"]),
         )
         response.raise_for_status()
         token: str = response.json()["access_token"]
@@ -34,4 +33,5 @@ class AdminToken:
 def filter_case(context: Any, case: Any) -> bool:
     """Not the admin client itself: disabled, deleted or given a new secret, it could no
     longer fetch the token (the fuzzer learns its id from GET /admin/clients)."""
-    return bool((case.path_parameters or {}).get("client_id") != ADMIN_CLIENT)
+    admin = os.environ["FUZZ_ADMIN_CLIENT"]
+    return bool((case.path_parameters or {}).get("client_id") != admin)

@@ -316,6 +316,7 @@ async def test_a_login_client_is_registered_and_changed_with_its_options(
         {"redirect_uris": ["http://app.example.com/cb"]},
         {"redirect_uris": ["https://app.example.com/cb#x"]},
         {"redirect_uris": ["javascript:alert(1)"]},
+        {"redirect_uris": ["https://[::1/cb"]},
         {"post_logout_redirect_uris": ["data:text/html,hi"]},
         {"redirect_uris": [""]},
         {"redirect_uris": ["https://a.example/" + "x" * 2048]},
