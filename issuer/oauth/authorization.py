@@ -481,7 +481,8 @@ async def logout(
         client_id = audience
     client = None
     if client_id is not None:
-        client = await server.clients.get(client_id) if len(client_id) <= 128 else None
+        if len(client_id) <= _MAX_LENGTH["client_id"]:
+            client = await server.clients.get(client_id)
         if client is None:
             raise AuthorizationPageError("invalid_request", "unknown client")
     location = None

@@ -92,16 +92,6 @@ async def find(session: AsyncSession, cookie_value: str, *, now: datetime) -> Br
     )
 
 
-async def ended(session: AsyncSession, session_id: str) -> bool:
-    """Whether the session was logged out (or is gone): a code issued in it is refused."""
-    row = (
-        await session.execute(
-            select(BrowserSessionRow.ended_at).where(BrowserSessionRow.id == session_id)
-        )
-    ).first()
-    return row is None or row.ended_at is not None
-
-
 async def reauthenticate(
     session: AsyncSession, session_id: str, *, now: datetime, lifetime: int
 ) -> BrowserSession | None:
@@ -115,6 +105,16 @@ async def reauthenticate(
     row.expires_at = now + timedelta(seconds=lifetime)
     await session.flush()
     return BrowserSession(id=row.id, user_id=row.user_id, auth_time=now, expires_at=row.expires_at)
+
+
+async def ended(session: AsyncSession, session_id: str) -> bool:
+    """Whether the session was logged out (or is gone): a code issued in it is refused."""
+    row = (
+        await session.execute(
+            select(BrowserSessionRow.ended_at).where(BrowserSessionRow.id == session_id)
+        )
+    ).first()
+    return row is None or row.ended_at is not None
 
 
 async def touch(session: AsyncSession, session_id: str, *, now: datetime) -> None:

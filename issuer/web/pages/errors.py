@@ -18,7 +18,7 @@ from litestar.types import ExceptionHandlersMap
 
 from issuer.errors import OAuthError
 from issuer.oauth.authorization import AuthorizationPageError, AuthorizationRedirectError
-from issuer.store.database import database_unavailable
+from issuer.store.database import database_unavailable, unavailable_reason
 from issuer.web.deps import runtime_of
 from issuer.web.errors import EXCEPTION_HANDLERS
 from issuer.web.pages.page import PAGE_PATHS, Page, PageError
@@ -64,7 +64,7 @@ def _as_page_error(exc: Exception) -> tuple[PageError, dict[str, str]]:
         message = message or _MESSAGES.get(status, "This page cannot answer that request.")
         return PageError(status, title, message), exc.headers or {}
     if database_unavailable(exc):
-        log.warning("database unavailable on a login page: %s", exc)
+        log.warning("database unavailable on a login page: %s", unavailable_reason(exc))
         return (
             PageError(503, "Temporarily unavailable", "Please try again in a moment."),
             {"Retry-After": "1"},
