@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import socket
 from collections.abc import AsyncIterator, Mapping
@@ -46,6 +47,11 @@ __all__ = [
 # already taken, on the next.
 POOLING_MODES = ("session", "transaction")
 
+
+log = logging.getLogger("issuer.database")
+
+# How long closing the raw pool may wait for connections in use before terminating them.
+POOL_CLOSE_SECONDS = 5
 
 def _unnamed_statements(pooling: str) -> dict[str, Any]:
     """asyncpg's connect arguments for `pooling`: in transaction mode no named prepared
@@ -338,7 +344,17 @@ class Database:
         return True
 
     async def dispose(self) -> None:
+        """Close both pools, in bounded time: asyncpg's graceful close waits for every
+        connection to be released, and one a cancelled request never gave back would hold
+        the shutdown forever; after POOL_CLOSE_SECONDS the rest are terminated."""
         if self._pg_pool is not None:
             pool, self._pg_pool = self._pg_pool, None
-            await pool.close()
+            try:
+                await asyncio.wait_for(pool.close(), POOL_CLOSE_SECONDS)
+            except TimeoutError:
+                log.warning(
+                    "database pool: connections still in use after %d s; terminated",
+                    POOL_CLOSE_SECONDS,
+                )
+                pool.terminate()
         await self.engine.dispose()
