@@ -53,6 +53,7 @@ log = logging.getLogger("issuer.database")
 # How long closing the raw pool may wait for connections in use before terminating them.
 POOL_CLOSE_SECONDS = 5
 
+
 def _unnamed_statements(pooling: str) -> dict[str, Any]:
     """asyncpg's connect arguments for `pooling`: in transaction mode no named prepared
     statement at all. With its cache off asyncpg prepares unnamed statements and parses them
