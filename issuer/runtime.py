@@ -4,7 +4,6 @@ authorization server, clock, jobs."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,9 @@ from issuer.store.database import Database, describe_database, unavailable_reaso
 __all__ = ["Runtime"]
 
 log = logging.getLogger("issuer")
+
+# How long closing waits for the cancelled background jobs.
+CLOSE_SECONDS = 5
 
 ReadinessCheck = Callable[[], Awaitable[str | None]]
 
@@ -135,10 +137,15 @@ class Runtime:
         self._tasks.append(asyncio.create_task(guarded(), name=name))
 
     async def close(self) -> None:
+        """Stop the background jobs and close the pools, in bounded time: a job stuck in a
+        driver call that ignores its cancellation must not hold the shutdown forever."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=CLOSE_SECONDS)
+            for task in pending:
+                log.warning(
+                    "background job %s did not stop within %d s", task.get_name(), CLOSE_SECONDS
+                )
         self._tasks.clear()
         await self.database.dispose()

@@ -358,4 +358,7 @@ class Database:
                     POOL_CLOSE_SECONDS,
                 )
                 pool.terminate()
-        await self.engine.dispose()
+        try:
+            await asyncio.wait_for(self.engine.dispose(), POOL_CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning("database engine: connections not closed within %d s", POOL_CLOSE_SECONDS)
