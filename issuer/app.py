@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from time import perf_counter
 from typing import Any
 from urllib.parse import urlsplit
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
+from litestar.handlers import ASGIRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.types import ControllerRouterHandler
+from litestar.types import ASGIApp, ControllerRouterHandler
 
 from issuer.clock import Clock, utcnow
 from issuer.runtime import Runtime
@@ -23,18 +23,23 @@ from issuer.web import metrics as metrics_routes
 from issuer.web.admin import admin_router
 from issuer.web.allow import repair_options_allow
 from issuer.web.bare_paths import OpenAPIDocument
-from issuer.web.body_timeout import receive_by_deadline
 from issuer.web.deps import DEPENDENCIES
 from issuer.web.errors import EXCEPTION_HANDLERS, http_error_response
-from issuer.web.jwks import JWKS_PATH
-from issuer.web.metrics import observe_request
 from issuer.web.openapi import OPENAPI_PLUGINS
 from issuer.web.pages import TEMPLATE_CONFIG, pages_router
 from issuer.web.pages.errors import or_page
-from issuer.web.requests import serve_with_request_id
+from issuer.web.protocol import BARE_METHODS
+from issuer.web.requests import serve_request
 from issuer.web.responses import security_headers
 
-__all__ = ["PROTOCOL_ROUTES", "ROOT_ROUTES", "IssuerApp", "create_app", "create_app_from_env"]
+__all__ = [
+    "PROTOCOL_ROUTES",
+    "ROOT_ROUTES",
+    "IssuerApp",
+    "bare_routes",
+    "create_app",
+    "create_app_from_env",
+]
 
 # Everything a client or resource server calls: served under ISSUER_URL's path, so that
 # with ISSUER_URL=https://id.example.com/tenant-a the token endpoint is
@@ -55,15 +60,19 @@ ROOT_ROUTES: list[ControllerRouterHandler] = [*health.ROUTES, *metrics_routes.RO
 
 
 class IssuerApp(Litestar):
-    """The Litestar app, with a GET of the JWKS answered before routing and middleware.
+    """The Litestar app, with the hottest paths answered before routing and middleware.
 
-    Every resource server polls the JWKS; it is a precomputed body and ETag per key-ring
-    version, so the framework would be most of its cost. Its latency is still recorded.
-    Every other request's body must arrive within ISSUER_BODY_READ_TIMEOUT_SECONDS
-    (`issuer.web.body_timeout`).
+    Every resource server polls the JWKS and every client calls the protocol endpoints: their
+    handlers are bare ASGI (`issuer.web.protocol`), so the framework's routing, request
+    scope copies and middleware would be most of their cost. `IssuerApp` calls them
+    directly for the methods they answer (`bare_routes`, built from the handlers' `opt`);
+    their errors go through the same exception handlers as any route's. Every request,
+    bare or routed, passes `issuer.web.requests.serve_request` once (id, body deadline,
+    latency, access log).
     """
 
-    jwks_path: str = JWKS_PATH
+    # (method, path) → (route template, handler): the routes answered before routing.
+    bare_routes: dict[tuple[str, str], tuple[str, ASGIApp]] = {}
     body_read_timeout: float = 10.0
     access_log: bool = False
 
@@ -71,20 +80,56 @@ class IssuerApp(Litestar):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        await serve_request(
+            scope,
+            receive,
+            send,
+            self._respond,
+            body_read_timeout=self.body_read_timeout,
+            log_access=self.access_log,
+        )
 
-        async def respond(send: Any) -> None:
-            if scope["path"] == self.jwks_path and scope["method"] == "GET":
-                started = perf_counter()
-                scope["app"] = scope["litestar_app"] = self
-                status = await jwks.serve_jwks(scope, send)
-                observe_request(self.jwks_path, status, perf_counter() - started)
-                return
-            await super(IssuerApp, self).__call__(
-                scope, receive_by_deadline(receive, self.body_read_timeout), send
-            )
+    async def _respond(self, scope: Any, receive: Any, send: Any) -> None:
+        bare = self.bare_routes.get((scope["method"], scope["path"]))
+        if bare is None:
+            await super().__call__(scope, receive, send)
+            return
+        scope["path_template"], handler = bare
+        scope["app"] = scope["litestar_app"] = self
+        started = False
 
-        # Every request has an id (X-Request-Id) in its log records and its response.
-        await serve_with_request_id(scope, send, respond, log_access=self.access_log)
+        async def send_noting_start(message: Any) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await handler(scope, receive, send_noting_start)
+        except Exception as exc:
+            if started:
+                raise
+            await self._answer_error(scope, receive, send, exc)
+
+    async def _answer_error(self, scope: Any, receive: Any, send: Any, exc: Exception) -> None:
+        """What Litestar's exception middleware does for a routed request: the app's handler
+        for the exception's class (the nearest in its MRO) renders it."""
+        handlers = self.exception_handlers
+        handler = next(handlers[cls] for cls in type(exc).__mro__ if cls in handlers)
+        request: Request[Any, Any, Any] = Request(scope, receive)
+        response = handler(request, exc)
+        await response.to_asgi_response(app=None, request=request)(scope, receive, send)
+
+
+def bare_routes(prefix: str) -> dict[tuple[str, str], tuple[str, ASGIApp]]:
+    """The protocol endpoints and the JWKS under ISSUER_URL's path, by method and path."""
+    routes: dict[tuple[str, str], tuple[str, ASGIApp]] = {}
+    for handler in PROTOCOL_ROUTES:
+        if isinstance(handler, ASGIRouteHandler) and BARE_METHODS in handler.opt:
+            for path in handler.paths:
+                template = prefix + path
+                for method in handler.opt[BARE_METHODS]:
+                    routes[method, template] = (template, handler.fn)
+    return routes
 
 
 def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
@@ -118,7 +163,6 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
             HTTPException: or_page(http_error_response),
         },
         lifespan=[lifespan],
-        middleware=[metrics_routes.latency_middleware],
         plugins=OPENAPI_PLUGINS,
         request_max_body_size=settings.max_body_bytes,
         template_config=TEMPLATE_CONFIG,
@@ -148,7 +192,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
         logging_config=None,
     )
     repair_options_allow(app)
-    app.jwks_path = prefix + JWKS_PATH
+    app.bare_routes = bare_routes(prefix)
     app.body_read_timeout = settings.body_read_timeout_seconds
     app.access_log = settings.access_log
     return app

@@ -1,26 +1,22 @@
-"""`GET /metrics` (Prometheus text format) and the request-latency middleware that feeds it.
+"""`GET /metrics` (Prometheus text format) and the request-latency histogram it shows.
 
 Latency is labelled with the route template (`/admin/users/{user_id}/disable`, never the
-raw path, so that the label set stays bounded) and the status class (`2xx` … `5xx`).
-Litestar runs middleware only once a route matched: requests for unknown paths (404) or
-with a wrong method (405) are answered before it and are not timed.
+raw path, so that the label set stays bounded; "unmatched" for a path no route has) and the
+status class (`2xx` … `5xx`). `issuer.web.requests` observes every request.
 """
 
 from __future__ import annotations
 
 import hmac
-from time import perf_counter
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import generate_latest
 
 from issuer.errors import InvalidToken, NoCredentials
 from issuer.metrics import REGISTRY, REQUEST_LATENCY
 
-__all__ = ["ROUTES", "latency_middleware", "metrics", "observe_request"]
+__all__ = ["ROUTES", "metrics", "observe_request"]
 
 # The text exposition format every Prometheus scrapes (Litestar appends the charset).
 TEXT_FORMAT = "text/plain; version=0.0.4"
@@ -37,31 +33,6 @@ def observe_request(route: str, status: int, seconds: float) -> None:
     if child is None:
         child = _children[key] = REQUEST_LATENCY.labels(*key)
     child.observe(seconds)
-
-
-def latency_middleware(app: ASGIApp) -> ASGIApp:
-    """Time each HTTP request from the first byte in to the end of the handler's response."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        started = perf_counter()
-        status = 500
-
-        async def send_and_note_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await app(scope, receive, send_and_note_status)
-        finally:
-            route = scope.get("path_template") or "unmatched"
-            observe_request(route, status, perf_counter() - started)
-
-    return middleware
 
 
 def _scraper_allowed(request: Request[Any, Any, Any]) -> bool:

@@ -13,7 +13,10 @@ ten times as many requests without them), and every protocol endpoint behaves th
   header lists built once; `None` is an empty 200 (RFC 7009 §2.2);
 - errors: whatever the endpoint raises goes to the app's exception handlers
   (`issuer.web.errors`), as on every Litestar route: `OAuthError` → RFC 6749 §5.2 JSON (and
-  RFC 6750 `WWW-Authenticate`), a lost database → 503 with Retry-After, a bug → 500.
+  RFC 6750 `WWW-Authenticate`), a lost database → 503 with Retry-After, a bug → 500;
+- dispatch: `IssuerApp` answers the endpoint's own methods before Litestar's routing
+  (`BARE_METHODS` in the handler's `opt`); the route serves every other method (405) and
+  documents the path.
 """
 
 from __future__ import annotations
@@ -41,7 +44,10 @@ from issuer.web.responses import (
     send_response,
 )
 
-__all__ = ["Endpoint", "ProtocolRequest", "protocol_endpoint"]
+__all__ = ["BARE_METHODS", "Endpoint", "ProtocolRequest", "protocol_endpoint"]
+
+# The `opt` key of a bare-ASGI route handler: the methods `IssuerApp` answers before routing.
+BARE_METHODS = "bare_methods"
 
 
 @cache
@@ -125,6 +131,6 @@ def protocol_endpoint(path: str, *methods: str) -> Callable[[Endpoint], ASGIRout
 
         handle.__name__, handle.__qualname__ = endpoint.__name__, endpoint.__qualname__
         handle.__doc__ = endpoint.__doc__
-        return asgi(path, copy_scope=False)(handle)
+        return asgi(path, copy_scope=False, opt={BARE_METHODS: methods})(handle)
 
     return decorate

@@ -93,12 +93,18 @@ def _form_action_source(target: str | None) -> str:
     return f" {parts.scheme}:"
 
 
-@lru_cache(maxsize=256)
 def page_headers(issuer_url: str, redirect_target: str | None = None) -> dict[str, str]:
     """The headers of every hosted page and of the redirects they answer with."""
+    return _page_headers(issuer_url, _form_action_source(redirect_target))
+
+
+@lru_cache(maxsize=256)
+def _page_headers(issuer_url: str, form_action_source: str) -> dict[str, str]:
+    """Built once per issuer and redirect origin (a redirect's location, with its one-time
+    code, would make every call a miss)."""
     csp = (
         "default-src 'none'; style-src 'self'; base-uri 'none'; frame-ancestors 'none'; "
-        f"form-action 'self'{_form_action_source(redirect_target)}"
+        f"form-action 'self'{form_action_source}"
     )
     return {
         **security_headers(issuer_url),
