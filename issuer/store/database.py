@@ -27,6 +27,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from issuer.store.models import Timestamp
+from issuer.store.statement_pool import StatementPool
 
 __all__ = [
     "POOLING_MODES",
@@ -253,30 +254,6 @@ def string_list(value: object) -> tuple[str, ...]:
     return tuple(str(item) for item in items) if isinstance(items, list) else ()
 
 
-async def _fetchrow(pool: asyncpg.Pool, sql: str, args: list[Any]) -> asyncpg.Record | None:
-    """`fetchrow` on a pooled connection, once more on a new one if that one was `_stale`.
-
-    A stale connection means the server restarted: every connection opened before is
-    suspect, so the pool replaces them all rather than handing out the next stale one.
-    """
-    async with pool.acquire() as connection:
-        try:
-            return await connection.fetchrow(sql, *args)
-        except (asyncpg.InternalClientError, asyncpg.InterfaceError) as exc:
-            if not _stale(exc):
-                raise
-            connection.terminate()
-    await pool.expire_connections()
-    async with pool.acquire() as connection:
-        return await connection.fetchrow(sql, *args)
-
-
-async def _no_session_reset(connection: asyncpg.Connection) -> None:
-    """Statements leave no session state (no SET, LISTEN or advisory lock), so the default
-    reset query, a round trip on every release, buys nothing; asyncpg still rolls back a
-    transaction left open before calling this."""
-
-
 class Database:
     """Owns the engine; hands out sessions whose transactions the caller commits.
 
@@ -294,8 +271,7 @@ class Database:
         self.engine = create_engine(url, pool_size=pool_size, pooling=pooling)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._pool_size = 2 * pool_size
-        self._pg_pool: asyncpg.Pool | None = None
-        self._pg_pool_lock = asyncio.Lock()
+        self._statement_pool: StatementPool | None = None
 
     async def fetch_one(self, statement: Statement, **params: Any) -> Mapping[str, Any] | None:
         """The first row of `statement`, in one round trip and its own implicit transaction.
@@ -304,27 +280,24 @@ class Database:
         consumes and inserts) needs no BEGIN/COMMIT around it.
         """
         if self.is_postgres:
-            pool = self._pg_pool or await self._open_pg_pool()
+            pool = self._statement_pool or self._open_statement_pool()
             args = [params[name] for name in statement.names]
-            row = await _fetchrow(pool, statement.positional, args)
+            row = await pool.fetchrow(statement.positional, args, stale=_stale)
             return None if row is None else dict(row.items())
         async with self.engine.begin() as connection:
             result = await connection.execute(statement.clause, params)
             found = result.mappings().first()
         return None if found is None else dict(found)
 
-    async def _open_pg_pool(self) -> asyncpg.Pool:
-        async with self._pg_pool_lock:
-            if self._pg_pool is None:
-                dsn = make_url(self.url).set(drivername="postgresql")
-                self._pg_pool = await asyncpg.create_pool(
-                    dsn.render_as_string(hide_password=False),
-                    min_size=1,
-                    max_size=self._pool_size,
-                    reset=_no_session_reset,
-                    **_unnamed_statements(self.pooling),
-                )
-            return self._pg_pool
+    def _open_statement_pool(self) -> StatementPool:
+        dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        options = _unnamed_statements(self.pooling)
+
+        async def connect() -> asyncpg.Connection:
+            return await asyncpg.connect(dsn, **options)
+
+        self._statement_pool = StatementPool(connect, self._pool_size)
+        return self._statement_pool
 
     @property
     def is_postgres(self) -> bool:
@@ -348,16 +321,13 @@ class Database:
         """Close both pools, in bounded time: asyncpg's graceful close waits for every
         connection to be released, and one a cancelled request never gave back would hold
         the shutdown forever; after POOL_CLOSE_SECONDS the rest are terminated."""
-        if self._pg_pool is not None:
-            pool, self._pg_pool = self._pg_pool, None
-            try:
-                await asyncio.wait_for(pool.close(), POOL_CLOSE_SECONDS)
-            except TimeoutError:
+        if self._statement_pool is not None:
+            pool, self._statement_pool = self._statement_pool, None
+            if not await pool.close(POOL_CLOSE_SECONDS):
                 log.warning(
                     "database pool: connections still in use after %d s; terminated",
                     POOL_CLOSE_SECONDS,
                 )
-                pool.terminate()
         try:
             await asyncio.wait_for(self.engine.dispose(), POOL_CLOSE_SECONDS)
         except TimeoutError:
