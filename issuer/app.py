@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
-from litestar.handlers import ASGIRouteHandler
+from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.types import ASGIApp, ControllerRouterHandler
+from litestar.routes import ASGIRoute, HTTPRoute
+from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from issuer.clock import Clock, utcnow
 from issuer.runtime import Runtime
@@ -28,13 +30,14 @@ from issuer.web.errors import EXCEPTION_HANDLERS, http_error_response
 from issuer.web.openapi import OPENAPI_PLUGINS
 from issuer.web.pages import TEMPLATE_CONFIG, pages_router
 from issuer.web.pages.errors import or_page
-from issuer.web.protocol import BARE_METHODS
+from issuer.web.protocol import BARE_HANDLER, BARE_METHODS
 from issuer.web.requests import serve_request
 from issuer.web.responses import security_headers
 
 __all__ = [
     "PROTOCOL_ROUTES",
     "ROOT_ROUTES",
+    "BareRoute",
     "IssuerApp",
     "bare_routes",
     "create_app",
@@ -59,20 +62,31 @@ PROTOCOL_ROUTES: list[ControllerRouterHandler] = [
 ROOT_ROUTES: list[ControllerRouterHandler] = [*health.ROUTES, *metrics_routes.ROUTES]
 
 
+@dataclass(frozen=True, slots=True)
+class BareRoute:
+    """A route `IssuerApp` answers before routing: its template (the latency label), its
+    ASGI handler, and the exception handlers its layers resolve to (the pages' own for a
+    page). A handler that returns False has not answered: the request is routed as usual."""
+
+    template: str
+    handler: Callable[[Scope, Receive, Send], Awaitable[bool | None]]
+    exception_handlers: Mapping[Any, Any]
+
+
 class IssuerApp(Litestar):
     """The Litestar app, with the hottest paths answered before routing and middleware.
 
-    Every resource server polls the JWKS and every client calls the protocol endpoints: their
-    handlers are bare ASGI (`issuer.web.protocol`), so the framework's routing, request
-    scope copies and middleware would be most of their cost. `IssuerApp` calls them
-    directly for the methods they answer (`bare_routes`, built from the handlers' `opt`);
-    their errors go through the same exception handlers as any route's. Every request,
-    bare or routed, passes `issuer.web.requests.serve_request` once (id, body deadline,
-    latency, access log).
+    Every resource server polls the JWKS and every client calls the protocol endpoints and
+    the authorization endpoint: their handlers are bare ASGI (`issuer.web.protocol`), so
+    the framework's routing, request scope copies and middleware would be most of their
+    cost. `IssuerApp` calls them directly for the methods they answer (`bare_routes`, from
+    the handlers' `opt`); their errors go through the exception handlers their route
+    resolves. Every request, bare or routed, passes `issuer.web.requests.serve_request`
+    once (id, body deadline, latency, access log).
     """
 
-    # (method, path) → (route template, handler): the routes answered before routing.
-    bare_routes: dict[tuple[str, str], tuple[str, ASGIApp]] = {}
+    # (method, path) → the route answered before routing
+    bare_routes: dict[tuple[str, str], BareRoute] = {}
     body_read_timeout: float = 10.0
     access_log: bool = False
 
@@ -91,10 +105,12 @@ class IssuerApp(Litestar):
 
     async def _respond(self, scope: Any, receive: Any, send: Any) -> None:
         bare = self.bare_routes.get((scope["method"], scope["path"]))
-        if bare is None:
+        if bare is None or not await self._answer_bare(bare, scope, receive, send):
             await super().__call__(scope, receive, send)
-            return
-        scope["path_template"], handler = bare
+
+    async def _answer_bare(self, bare: BareRoute, scope: Any, receive: Any, send: Any) -> bool:
+        """Whether the bare handler answered (an error it raised is answered too)."""
+        scope["path_template"] = bare.template
         scope["app"] = scope["litestar_app"] = self
         started = False
 
@@ -104,31 +120,41 @@ class IssuerApp(Litestar):
             await send(message)
 
         try:
-            await handler(scope, receive, send_noting_start)
+            return await bare.handler(scope, receive, send_noting_start) is not False
         except Exception as exc:
             if started:
                 raise
-            await self._answer_error(scope, receive, send, exc)
-
-    async def _answer_error(self, scope: Any, receive: Any, send: Any, exc: Exception) -> None:
-        """What Litestar's exception middleware does for a routed request: the app's handler
-        for the exception's class (the nearest in its MRO) renders it."""
-        handlers = self.exception_handlers
-        handler = next(handlers[cls] for cls in type(exc).__mro__ if cls in handlers)
-        request: Request[Any, Any, Any] = Request(scope, receive)
-        response = handler(request, exc)
-        await response.to_asgi_response(app=None, request=request)(scope, receive, send)
+            # What Litestar's exception middleware does for a routed request: the handler
+            # for the exception's class (the nearest in its MRO) renders it.
+            handlers = bare.exception_handlers
+            handler = next(handlers[cls] for cls in type(exc).__mro__ if cls in handlers)
+            request: Request[Any, Any, Any] = Request(scope, receive)
+            response = handler(request, exc)
+            await response.to_asgi_response(app=None, request=request)(scope, receive, send)
+            return True
 
 
-def bare_routes(prefix: str) -> dict[tuple[str, str], tuple[str, ASGIApp]]:
-    """The protocol endpoints and the JWKS under ISSUER_URL's path, by method and path."""
-    routes: dict[tuple[str, str], tuple[str, ASGIApp]] = {}
-    for handler in PROTOCOL_ROUTES:
-        if isinstance(handler, ASGIRouteHandler) and BARE_METHODS in handler.opt:
-            for path in handler.paths:
-                template = prefix + path
-                for method in handler.opt[BARE_METHODS]:
-                    routes[method, template] = (template, handler.fn)
+def bare_routes(app: Litestar) -> dict[tuple[str, str], BareRoute]:
+    """The registered routes whose handlers name `BARE_METHODS`, by method and full path;
+    the handler is the route's ASGI function, or the `BARE_HANDLER` of an HTTP route."""
+    routes: dict[tuple[str, str], BareRoute] = {}
+    for route in app.routes:
+        handlers: list[BaseRouteHandler] = []
+        if isinstance(route, HTTPRoute):
+            handlers = list(route.route_handlers)
+        elif isinstance(route, ASGIRoute):
+            handlers = [route.route_handler]
+        for handler in handlers:
+            methods = handler.opt.get(BARE_METHODS)
+            if not methods:
+                continue
+            bare = BareRoute(
+                template=route.path,
+                handler=handler.opt.get(BARE_HANDLER) or handler.fn,
+                exception_handlers=handler.resolve_exception_handlers(),
+            )
+            for method in methods:
+                routes[method, route.path] = bare
     return routes
 
 
@@ -192,7 +218,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> IssuerApp:
         logging_config=None,
     )
     repair_options_allow(app)
-    app.bare_routes = bare_routes(prefix)
+    app.bare_routes = bare_routes(app)
     app.body_read_timeout = settings.body_read_timeout_seconds
     app.access_log = settings.access_log
     return app

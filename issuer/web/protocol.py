@@ -44,10 +44,12 @@ from issuer.web.responses import (
     send_response,
 )
 
-__all__ = ["BARE_METHODS", "Endpoint", "ProtocolRequest", "protocol_endpoint"]
+__all__ = ["BARE_HANDLER", "BARE_METHODS", "Endpoint", "ProtocolRequest", "protocol_endpoint"]
 
-# The `opt` key of a bare-ASGI route handler: the methods `IssuerApp` answers before routing.
+# The `opt` keys of a route handler `IssuerApp` answers before routing: the methods, and for
+# an HTTP route the ASGI function that answers them (it may return False to be routed).
 BARE_METHODS = "bare_methods"
+BARE_HANDLER = "bare_handler"
 
 
 @cache
