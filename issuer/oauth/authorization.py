@@ -62,6 +62,7 @@ CODE_LIFETIME = timedelta(seconds=60)
 # OpenID Connect Core §3.1.2.1 prompt values: none, login and consent are acted on;
 # select_account is accepted and has nothing to do (one account per browser session).
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+_PROMPTS_READING_THE_SESSION = frozenset({"login", "consent"})
 _MAX_AGE = re.compile(r"[0-9]{1,9}")
 # Bounds on what a request may carry (a stored nonce, a state sent back): bad input → 4xx.
 _MAX_LENGTH = {"state": 2048, "nonce": 512, "login_hint": 320, "client_id": 128}
@@ -373,10 +374,11 @@ async def decide(
 
 
 async def needs_the_session(server: AuthorizationServer, request: AuthorizationRequest) -> bool:
-    """Whether `decide` needs the browser session read first: for a prompt, a max_age, or a
-    client that asks for consent. Otherwise a live session is all the request needs, and
-    `issue_code` checks that in the statement that stores the code (None: as no session)."""
-    if request.prompt or request.max_age is not None:
+    """Whether `decide` needs the browser session read first: for prompt=login or consent, a
+    max_age, or a client that asks for consent. Otherwise a live session is all the request
+    needs (prompt=none too: with one, a code; without, login_required), and `issue_code`
+    checks that in the statement that stores the code (None: as no session)."""
+    if request.prompt & _PROMPTS_READING_THE_SESSION or request.max_age is not None:
         return True
     return (await _client(server, request)).consent_required
 

@@ -280,7 +280,7 @@ async def test_a_code_is_consumed_once_recording_what_it_issued(database: Databa
 async def test_a_code_is_consumed_only_with_everything_it_is_bound_to(
     database: Database,
 ) -> None:
-    user_id, browser = await a_user_with_a_code(database)
+    user_id, _ = await a_user_with_a_code(database)
     assert await consume(database, redirect_uri=CALLBACK + "/") is None
     assert await consume(database, code_challenge="d" * 43) is None
     assert await consume(database, target="other") is None  # within its resource

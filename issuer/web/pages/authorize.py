@@ -39,7 +39,7 @@ from issuer.web.pages.page import (
     Page,
     PageError,
 )
-from issuer.web.pages.sessions import current_session, log_in, cookie_session_id
+from issuer.web.pages.sessions import cookie_session_id, current_session, log_in
 
 __all__ = ["ROUTES", "authorize", "consent", "login"]
 

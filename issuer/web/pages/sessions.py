@@ -7,7 +7,7 @@ from issuer.store import browser_sessions
 from issuer.store.browser_sessions import BrowserSession
 from issuer.web.pages.page import SESSION_COOKIE, Page
 
-__all__ = ["current_session", "log_in", "log_out", "cookie_session_id"]
+__all__ = ["cookie_session_id", "current_session", "log_in", "log_out"]
 
 
 async def current_session(page: Page) -> BrowserSession | None:
