@@ -89,7 +89,10 @@ class AuthorizationCodeGrant(Grant):
         issued = await self.exchange(presented, request)
         if issued is None:
             await self.diagnose(presented, request)
-            raise InvalidGrant("the authorization code is invalid", debug="exchange lost a race")
+            raise InvalidGrant(
+                "the authorization code is invalid",
+                debug="the exchange matched nothing, the code reads as valid",
+            )
         return self.respond(issued, request, id_token="openid" in scope_tokens(issued.code.scope))
 
     def read(self, request: TokenRequest) -> Presented:
