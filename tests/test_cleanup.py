@@ -132,14 +132,13 @@ async def test_purge_removes_expired_codes_and_browser_sessions(database: Databa
         _, live = await browser_sessions.start(session, user_id="u1", now=NOW, lifetime=3600)
         code = dict(
             client_id="app",
-            user_id="u1",
             session_id=live.id,
             redirect_uri="https://app.example.com/cb",
             code_challenge="c" * 43,
             nonce=None,
             scope="",
             resource=None,
-            auth_time=NOW,
+            now=NOW,
         )
     await authorization_codes.store(database, digest="expired", expires_at=NOW, **code)
     await authorization_codes.store(database, digest="live", expires_at=NOW + HOUR, **code)

@@ -4,7 +4,9 @@ RFC 9207) and RP-Initiated Logout 1.0: no HTML, no cookies.
 The hosted pages (`issuer.web.pages`) call these steps: `validate` a request (again on
 every submit: a sealed request is never trusted), `decide` what it needs (a login, a
 consent, or nothing: then the code is issued), `issue_code`, `remember_consent`, `deny`;
-and for logout `logout` (what to do) then `end_browser_session`.
+and for logout `logout` (what to do) then `end_browser_session`. A request that
+`needs_the_session` for nothing but being live skips `decide`: `issue_code` alone, with
+the session cookie's id, is then the whole authorization (one statement).
 
 Two kinds of error: one about the client or its redirect_uri is shown as a page and never
 redirected (`AuthorizationPageError`, RFC 6749 §4.1.2.1: the user agent MUST NOT be sent to
@@ -49,6 +51,7 @@ __all__ = [
     "end_browser_session",
     "issue_code",
     "logout",
+    "needs_the_session",
     "remember_consent",
     "validate",
 ]
@@ -59,6 +62,7 @@ CODE_LIFETIME = timedelta(seconds=60)
 # OpenID Connect Core §3.1.2.1 prompt values: none, login and consent are acted on;
 # select_account is accepted and has nothing to do (one account per browser session).
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+_PROMPTS_READING_THE_SESSION = frozenset({"login", "consent"})
 _MAX_AGE = re.compile(r"[0-9]{1,9}")
 # Bounds on what a request may carry (a stored nonce, a state sent back): bad input → 4xx.
 _MAX_LENGTH = {"state": 2048, "nonce": 512, "login_hint": 320, "client_id": 128}
@@ -363,7 +367,20 @@ async def decide(
             if "none" in request.prompt:
                 return _error(server, request, "consent_required", "the user has not consented")
             return ConsentNeeded(scopes=needed, client_name=client.display_name)
-    return Redirect(await issue_code(server, request, browser_session, now=now))
+    location = await issue_code(server, request, browser_session.id, now=now)
+    if location is None:  # the session ended meanwhile
+        return await decide(server, request, None, now=now)
+    return Redirect(location)
+
+
+async def needs_the_session(server: AuthorizationServer, request: AuthorizationRequest) -> bool:
+    """Whether `decide` needs the browser session read first: for prompt=login or consent, a
+    max_age, or a client that asks for consent. Otherwise a live session is all the request
+    needs (prompt=none too: with one, a code; without, login_required), and `issue_code`
+    checks that in the statement that stores the code (None: as no session)."""
+    if request.prompt & _PROMPTS_READING_THE_SESSION or request.max_age is not None:
+        return True
+    return (await _client(server, request)).consent_required
 
 
 def _error(
@@ -385,30 +402,29 @@ def _must_log_in_again(
 
 
 async def issue_code(
-    server: AuthorizationServer,
-    request: AuthorizationRequest,
-    browser_session: BrowserSession,
-    *,
-    now: datetime,
-) -> str:
-    """A new code bound to the request and the session; the redirect location with
-    `code`, `state` and `iss` (RFC 6749 §4.1.2, RFC 9207 §2)."""
+    server: AuthorizationServer, request: AuthorizationRequest, session_id: str, *, now: datetime
+) -> str | None:
+    """A new code bound to the request and the browser session `session_id` (its user, its
+    auth_time); the redirect location with `code`, `state` and `iss` (RFC 6749 §4.1.2,
+    RFC 9207 §2). None if the session is not live (logged out, expired, its user disabled):
+    checked by the statement that stores the code, so a logout at any moment before wins."""
     # RFC 6749 §10.10: the probability of guessing a code MUST be ≤ 2^-128; 256 bits here.
     code = secrets.token_urlsafe(32)
-    await authorization_codes.store(
+    browser_session = await authorization_codes.store(
         server.database,
         digest=authorization_codes.code_digest(code),
         client_id=request.client_id,
-        user_id=browser_session.user_id,
-        session_id=browser_session.id,
+        session_id=session_id,
         redirect_uri=request.redirect_uri,
         code_challenge=request.code_challenge,
         nonce=request.nonce,
         scope=" ".join(request.scope),
         resource=request.resource,
-        auth_time=browser_session.auth_time,
+        now=now,
         expires_at=now + CODE_LIFETIME,
     )
+    if browser_session is None:
+        return None
     await browser_sessions.touch(server.database, browser_session, now=now)
     issuer = server.settings.url
     return _with_query(request.redirect_uri, code=code, state=request.state, iss=issuer)

@@ -5,9 +5,10 @@ digest, so a copy of the table cannot be turned into cookies. A session ends at 
 an admin ends the user's sessions or disables the user, or when it expires; `find` answers
 None for all of these and for a disabled user.
 
-Every authorization in a session reads it (`find`) and may record that it was used
-(`touch`): each is one statement (`Statement`, no ORM session), and the write happens at
-most once per `TOUCH_INTERVAL`.
+An authorization in a session reads it (`find`) only when it needs more than a live session
+(a prompt, max_age, consent); otherwise storing the code checks it in the same statement
+(`live`, `authorization_codes.store`). It may then record that the session was used
+(`touch`): one statement (`Statement`, no ORM session), at most once per `TOUCH_INTERVAL`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, bindparam, delete, select, update
+from sqlalchemy import ColumnElement, String, and_, bindparam, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from issuer.store import families
 from issuer.store.database import Database, Statement
@@ -26,11 +28,13 @@ from issuer.store.models import BrowserSession as BrowserSessionRow
 from issuer.store.models import Timestamp, User
 
 __all__ = [
+    "MAX_COOKIE_LENGTH",
     "TOUCH_INTERVAL",
     "BrowserSession",
     "end",
     "end_for_user",
     "find",
+    "live",
     "purge_expired",
     "reauthenticate",
     "session_id_of",
@@ -54,6 +58,21 @@ class BrowserSession:
 # reads it. It is written at most this often, so an authorization in a session used within
 # the interval costs no UPDATE.
 TOUCH_INTERVAL = timedelta(seconds=60)
+# A cookie value longer than this is no session's (ours are 43 characters).
+MAX_COOKIE_LENGTH = 128
+
+
+def live(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+    """A session that still logs its user in: not ended, not expired, its user enabled."""
+    user_enabled = (
+        exists()
+        .where(User.id == BrowserSessionRow.user_id, User.disabled.is_(False))
+        .correlate_except(User)
+    )
+    return and_(
+        BrowserSessionRow.ended_at.is_(None), BrowserSessionRow.expires_at > now, user_enabled
+    )
+
 
 # Named unlike any column: an UPDATE would take a parameter named after one as a SET value.
 _SESSION = bindparam("session", type_=String)
@@ -65,14 +84,7 @@ LIVE_SESSION = Statement.of(
         BrowserSessionRow.auth_time,
         BrowserSessionRow.expires_at,
         BrowserSessionRow.last_seen_at,
-    )
-    .join(User, User.id == BrowserSessionRow.user_id)
-    .where(
-        BrowserSessionRow.id == _SESSION,
-        BrowserSessionRow.ended_at.is_(None),
-        BrowserSessionRow.expires_at > _NOW,
-        User.disabled.is_(False),
-    )
+    ).where(BrowserSessionRow.id == _SESSION, live(_NOW))
 )
 TOUCH = Statement.of(
     update(BrowserSessionRow)
@@ -111,7 +123,7 @@ async def start(
 async def find(database: Database, cookie_value: str, *, now: datetime) -> BrowserSession | None:
     """The live session of a cookie: None when unknown, ended, expired or its user disabled.
     One statement in its own transaction."""
-    if not cookie_value or len(cookie_value) > 128:
+    if not cookie_value or len(cookie_value) > MAX_COOKIE_LENGTH:
         return None
     row = await database.fetch_one(LIVE_SESSION, session=session_id_of(cookie_value), now=now)
     return None if row is None else BrowserSession(**row)

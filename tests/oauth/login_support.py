@@ -154,7 +154,8 @@ async def code_for(
             client_id, challenge=challenge, redirect_uri=redirect_uri, scope=scope, **extra
         ),
     )
-    location = await issue_code(server, request, browser_session, now=now)
+    location = await issue_code(server, request, browser_session.id, now=now)
+    assert location is not None, "the browser session is not live"
     return query_of(location)["code"], verifier
 
 

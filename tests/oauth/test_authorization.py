@@ -250,8 +250,8 @@ async def test_a_redirect_uri_keeps_its_own_query(env: Env) -> None:
     await add_login_client(env.database, env.clock(), "tenant", redirect_uris=(with_query,))
     _, browser = await start_session(env.database, env.user_id, env.clock())
     request = await validate(env.server, env.params("tenant", redirect_uri=with_query))
-    location = await issue_code(env.server, request, browser, now=env.clock())
-    assert location.startswith(with_query + "&code=")
+    location = await issue_code(env.server, request, browser.id, now=env.clock())
+    assert location is not None and location.startswith(with_query + "&code=")
     assert query_of(location)["tenant"] == "a"
 
 

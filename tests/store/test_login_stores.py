@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from issuer.accounts.users import create_user
@@ -190,71 +191,164 @@ async def test_two_first_consents_at_once_both_count(database: Database) -> None
         assert await consents.granted(session, ada, "spa") == {"openid", "email"}
 
 
-async def a_code(database: Database, user_id: str, digest: str = "d1") -> None:
-    await authorization_codes.store(
+CHALLENGE = "c" * 43
+CALLBACK = "https://app.example.com/callback"
+
+
+async def a_code(
+    database: Database, session_id: str, digest: str = "d1", *, now: datetime = NOW
+) -> browser_sessions.BrowserSession | None:
+    return await authorization_codes.store(
         database,
         digest=digest,
         client_id="spa",
-        user_id=user_id,
-        session_id="s1",
-        redirect_uri="https://app.example.com/callback",
-        code_challenge="c" * 43,
+        session_id=session_id,
+        redirect_uri=CALLBACK,
+        code_challenge=CHALLENGE,
         nonce="n",
         scope="openid",
-        resource=None,
-        auth_time=NOW,
-        expires_at=NOW + timedelta(seconds=60),
+        resource="api",
+        now=now,
+        expires_at=now + timedelta(seconds=60),
     )
 
 
-async def consume(database: Database, digest: str = "d1", **kw: object) -> bool:
+async def a_user_with_a_code(database: Database) -> tuple[str, browser_sessions.BrowserSession]:
+    user_id = await a_user(database)
+    await add_login_client(database, NOW)
+    _, browser = await start(database, user_id)
+    assert await a_code(database, browser.id) is not None
+    return user_id, browser
+
+
+async def consume(
+    database: Database, digest: str = "d1", **kw: object
+) -> authorization_codes.Exchange | None:
     values: dict[str, object] = {
         "client_id": "spa",
+        "redirect_uri": CALLBACK,
+        "code_challenge": CHALLENGE,
+        "target": None,
+        "fallback_audience": "default",
         "now": NOW,
-        "family_id": "f1",
         "access_token_jti": "j1",
         "access_token_expires_at": NOW + timedelta(minutes=15),
+        "login": None,
     }
     values.update(kw)
+    return await authorization_codes.exchange(database, digest, **values)  # type: ignore[arg-type]
+
+
+async def test_a_code_is_stored_for_a_live_session_only(database: Database) -> None:
+    user_id = await a_user(database)
+    await add_login_client(database, NOW)
+    _, browser = await start(database, user_id, lifetime=60)
+    stored = await a_code(database, browser.id, now=NOW + timedelta(seconds=30))
+    assert stored == browser  # what `touch` needs: when the session was last seen
+    code = await authorization_codes.find(database, "d1")
+    assert code is not None
+    assert (code.user_id, code.session_id, code.auth_time) == (user_id, browser.id, NOW)
+    assert await a_code(database, "no-such-session", "d2") is None
+    assert await a_code(database, browser.id, "d3", now=NOW + timedelta(seconds=60)) is None
     async with database.session() as session:
-        return await authorization_codes.consume(session, digest, **values)  # type: ignore[arg-type]
+        await users.set_disabled(session, user_id, True)
+    assert await a_code(database, browser.id, "d4") is None
+    async with database.session() as session:
+        await users.set_disabled(session, user_id, False)
+        await browser_sessions.end(session, browser.id, now=NOW)
+    assert await a_code(database, browser.id, "d5") is None
+    for digest in ("d2", "d3", "d4", "d5"):
+        assert await authorization_codes.find(database, digest) is None
 
 
 async def test_a_code_is_consumed_once_recording_what_it_issued(database: Database) -> None:
-    user_id = await a_user(database)
-    await add_login_client(database, NOW)
+    user_id, _ = await a_user_with_a_code(database)
     await add_login_client(database, NOW, "crm")
-    await a_code(database, user_id)
-    assert not await consume(database, client_id="crm")  # bound to its client
-    assert not await consume(database, now=NOW + timedelta(seconds=60))  # expired
-    assert await consume(database)
-    assert not await consume(database, family_id="f2", access_token_jti="j2")
+    assert await consume(database, client_id="crm") is None  # bound to its client
+    assert await consume(database, now=NOW + timedelta(seconds=60)) is None  # expired
+    exchanged = await consume(database)
+    assert exchanged is not None
+    assert (exchanged.email, exchanged.roles) == ("u@example.com", ())
+    assert (exchanged.code.user_id, exchanged.code.used_at) == (user_id, NOW)
+    assert await consume(database, access_token_jti="j2") is None
     stored = await authorization_codes.find(database, "d1")
-    assert stored is not None and stored.used_at == NOW
-    assert (stored.family_id, stored.access_token_jti) == ("f1", "j1")
+    assert stored == exchanged.code
+    assert (stored.family_id, stored.access_token_jti) == (None, "j1")
     assert authorization_codes.code_digest("abc") == hashlib.sha256(b"abc").hexdigest()
+
+
+async def test_a_code_is_consumed_only_with_everything_it_is_bound_to(
+    database: Database,
+) -> None:
+    user_id, _ = await a_user_with_a_code(database)
+    assert await consume(database, redirect_uri=CALLBACK + "/") is None
+    assert await consume(database, code_challenge="d" * 43) is None
+    assert await consume(database, target="other") is None  # within its resource
+    async with database.session() as session:
+        await users.set_disabled(session, user_id, True)
+    assert await consume(database) is None
+    async with database.session() as session:
+        await users.set_disabled(session, user_id, False)
+    unused = await authorization_codes.find(database, "d1")
+    assert unused is not None and unused.used_at is None
+    assert await consume(database, target="api") is not None
+    # A code of a session logged out since gets nothing.
+    _, other = await start(database, user_id)
+    assert await a_code(database, other.id, "d2") is not None
+    async with database.session() as session:
+        await browser_sessions.end(session, other.id, now=NOW)
+    assert await consume(database, "d2") is None
+
+
+@pytest.mark.parametrize(("target", "audience"), [(None, "api"), ("api", "api")])
+async def test_an_exchange_starts_the_refresh_family_in_its_browser_session(
+    database: Database, target: str | None, audience: str
+) -> None:
+    _, browser = await a_user_with_a_code(database)
+    login = authorization_codes.Login(
+        family_id="f1",
+        family_expires_at=NOW + timedelta(days=30),
+        jti="t1",
+        expires_at=NOW + timedelta(days=1),
+    )
+    lost = await consume(database, code_challenge="d" * 43, login=login)
+    assert lost is None
+    async with database.session() as session:
+        assert await families.find_token(session, "t1") is None  # nothing when nothing matched
+    exchanged = await consume(database, target=target, login=login)
+    assert exchanged is not None and exchanged.code.family_id == "f1"
+    async with database.session() as session:
+        found = await families.find_token(session, "t1")
+        assert found is not None
+        token, family = found
+        assert (family.session_id, family.audience, family.scope) == (
+            browser.id,
+            audience,
+            "openid",
+        )
+        assert (token.scope, token.expires_at) == ("openid", NOW + timedelta(days=1))
+        assert family.expires_at == NOW + timedelta(days=30)
+        assert await browser_sessions.end(session, browser.id, now=NOW) == 1
 
 
 async def test_concurrent_consumes_of_one_code_have_exactly_one_winner(
     database: Database,
 ) -> None:
-    user_id = await a_user(database)
-    await add_login_client(database, NOW)
-    await a_code(database, user_id)
-    results = await asyncio.gather(
-        *(consume(database, family_id=f"f{n}", access_token_jti=f"j{n}") for n in range(8))
-    )
-    assert results.count(True) == 1
+    await a_user_with_a_code(database)
+    results = await asyncio.gather(*(consume(database, access_token_jti=f"j{n}") for n in range(8)))
+    winners = [result for result in results if result is not None]
+    assert len(winners) == 1
     stored = await authorization_codes.find(database, "d1")
     assert stored is not None
-    assert stored.family_id == f"f{results.index(True)}"
+    assert stored.access_token_jti == f"j{results.index(winners[0])}"
 
 
 async def test_codes_are_purged_once_nothing_can_replay_them(database: Database) -> None:
     user_id = await a_user(database)
     await add_login_client(database, NOW)
-    await a_code(database, user_id, "unused")
-    await a_code(database, user_id, "used")
+    _, browser = await start(database, user_id)
+    await a_code(database, browser.id, "unused")
+    await a_code(database, browser.id, "used")
     assert await consume(database, "used")
     after_code = NOW + timedelta(seconds=60)
     async with database.session() as session:

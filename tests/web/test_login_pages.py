@@ -12,11 +12,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from issuer.accounts import passwords
 from issuer.settings import Settings
-from issuer.store import clients
+from issuer.store import browser_sessions, clients, users
 from issuer.store.database import Database
+from issuer.store.models import AuthorizationCode
 from tests.conftest import make_settings
 from tests.oauth.login_support import REDIRECT_URI, query_of
 from tests.oauth.support import add_client, add_user, post_form
@@ -401,6 +403,38 @@ async def test_prompt_none_with_a_session_gets_a_code(site: Site) -> None:
     await site.log_in((await authorize(site.browser))[0])
     response, _ = await authorize(site.browser, prompt="none")
     assert "code" in assert_redirect(response)
+
+
+@pytest.mark.parametrize("prompt", ["", "none"])
+@pytest.mark.parametrize("ended_by", ["logout elsewhere", "expiry", "a disabled user"])
+async def test_a_cookie_whose_session_is_no_longer_live_is_no_session(
+    site: Site, prompt: str, ended_by: str
+) -> None:
+    await site.log_in((await authorize(site.browser))[0])
+    session_id = browser_sessions.session_id_of(site.browser.cookies["issuer_session"])
+    database = site.runtime.database
+    async with database.session() as session:
+        if ended_by == "logout elsewhere":
+            await browser_sessions.end(session, session_id, now=site.clock())
+        elif ended_by == "a disabled user":
+            await users.set_disabled(session, site.user_id, True)
+    if ended_by == "expiry":
+        site.clock.advance(site.runtime.settings.session_lifetime)
+    async with database.session() as session:
+        codes_before = await session.scalar(select(func.count()).select_from(AuthorizationCode))
+    response, _ = await authorize(site.browser, prompt=prompt)
+    if prompt == "none":
+        query = assert_redirect(response)
+        assert (query["error"], query["state"]) == ("login_required", "st-1")
+    else:
+        assert response.status_code == 200, response.text
+        action, fields = the_form(response)
+        assert action == "/oauth/login" and fields["email"] == ""
+    async with database.session() as session:
+        codes = await session.scalar(select(func.count()).select_from(AuthorizationCode))
+    assert codes == codes_before  # no code for a session that is not live
+    if ended_by != "a disabled user" and prompt == "":
+        assert "code" in assert_redirect(await site.log_in(response))
 
 
 async def test_prompt_login_asks_again_and_keeps_the_session(site: Site) -> None:

@@ -1,8 +1,9 @@
 """The statements a login from a present browser session costs on Postgres (what the
-bench's `code` scenario measures): an authorization is two, one to read the session and one
-to store the code; the exchange of the code is two, to read the code with its user and
-whether its session has ended, and to consume it. Each goes straight to asyncpg
-(`Database.fetch_one`): no ORM session, no BEGIN, COMMIT or pool pre-ping around it."""
+bench's `code` scenario measures): an authorization is one, storing the code from the live
+session it names; the exchange of the code is one, consuming it with every check it is bound
+to (and, for a client that may refresh, starting its refresh family). Each goes straight to
+asyncpg (`Database.fetch_one`): no ORM session, no BEGIN, COMMIT or pool pre-ping around
+it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from sqlalchemy import event
 
 from issuer.settings import Settings
-from issuer.store import authorization_codes, browser_sessions
+from issuer.store import authorization_codes
+from issuer.store.database import Statement
 from tests.oauth.login_support import add_login_client, query_of
 from tests.web.pages_support import Site, authorize, serving
 
@@ -25,11 +27,19 @@ async def site(settings: Settings) -> AsyncIterator[Site]:
         yield site
 
 
-async def test_a_login_from_a_present_session_is_four_statements(site: Site) -> None:
+@pytest.mark.parametrize(
+    ("grant_types", "exchange"),
+    [
+        (("authorization_code",), authorization_codes.CONSUME),
+        (("authorization_code", "refresh_token"), authorization_codes.CONSUME_AND_LOG_IN),
+    ],
+)
+async def test_a_login_from_a_present_session_is_two_statements(
+    site: Site, grant_types: tuple[str, ...], exchange: Statement
+) -> None:
     database = site.runtime.database
     database._pool_size = 1  # one connection, so the logger below sees every query
-    # A client that may not refresh: its exchange starts no refresh family.
-    await add_login_client(database, site.clock(), "app", grant_types=("authorization_code",))
+    await add_login_client(database, site.clock(), "app", grant_types=grant_types)
     page, _ = await authorize(site.browser, client_id="app")
     assert "issuer_session" not in site.browser.cookies
     assert (await site.log_in(page)).status_code == 303  # the session; the client cached
@@ -43,10 +53,7 @@ async def test_a_login_from_a_present_session_is_four_statements(site: Site) -> 
 
     redirect, verifier = await authorize(site.browser, client_id="app")
     assert redirect.status_code == 302, redirect.text
-    assert queries == [
-        browser_sessions.LIVE_SESSION.positional,
-        authorization_codes.STORE.positional,
-    ]
+    assert queries == [authorization_codes.STORE.positional]
     queries.clear()
     answer = query_of(redirect.headers["location"])
     exchanged = await site.browser.post(
@@ -61,9 +68,16 @@ async def test_a_login_from_a_present_session_is_four_statements(site: Site) -> 
     )
     assert exchanged.status_code == 200, exchanged.text
     assert {"access_token", "id_token"} <= set(exchanged.json())
-    assert "refresh_token" not in exchanged.json()
-    assert queries == [
-        authorization_codes.FOR_EXCHANGE.positional,
-        authorization_codes.CONSUME.positional,
-    ]
+    assert ("refresh_token" in exchanged.json()) == ("refresh_token" in grant_types)
+    assert queries == [exchange.positional]
     assert orm == []
+    if "refresh_token" in grant_types:
+        refreshed = await site.browser.post(
+            "/oauth/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": exchanged.json()["refresh_token"],
+                "client_id": "app",
+            },
+        )
+        assert refreshed.status_code == 200, refreshed.text

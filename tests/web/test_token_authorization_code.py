@@ -14,7 +14,7 @@ import pytest
 
 from issuer.oauth.authorization import end_browser_session
 from issuer.settings import Settings
-from issuer.store import audit, clients, users
+from issuer.store import audit, authorization_codes, clients, users
 from issuer.store.database import Database
 from tests.oauth.login_support import ISSUER, REDIRECT_URI, add_login_client, code_flow
 from tests.oauth.support import (
@@ -338,3 +338,136 @@ async def test_a_replay_after_the_codes_60_seconds_still_revokes(
         assert "already used" in again.json()["error_description"]
         _, family = await stored_refresh_token(database, first["refresh_token"])
         assert family.revoked_reason == "code_reuse"
+
+
+# Each way an exchange can be wrong, as `exchange_with` applies it.
+FAULTS = {
+    "unknown": "the authorization code is invalid",
+    "another client": "the authorization code was issued to another client",
+    "used": "the authorization code was already used; the tokens it issued are revoked",
+    "expired": "the authorization code has expired",
+    "redirect_uri": "redirect_uri does not match the authorization request",
+    "malformed verifier": "code_verifier must be 43 to 128 unreserved characters",
+    "wrong verifier": "code_verifier does not match the code_challenge",
+    "other resource": "the resource differs from the authorization request's",
+    "resource not allowed": "the requested audience is not allowed for this client",
+    "user disabled": "the user is disabled",
+    "session ended": "the login session has ended",
+}
+
+
+async def exchange_with(flow: Any, code: str, verifier: str, faults: tuple[str, ...]) -> Any:
+    """Exchange `code` (issued for API) with `faults`; the response."""
+    extra: dict[str, str] = {"resource": API}
+    client_id = "spa"
+    for fault in faults:
+        if fault == "unknown":
+            code = "not-a-code"
+        elif fault == "another client":
+            client_id = "other"
+        elif fault == "used":
+            assert (await flow.exchange(code, verifier, resource=API)).status_code == 200
+        elif fault == "expired":
+            flow.clock.advance(60)
+        elif fault == "redirect_uri":
+            extra["redirect_uri"] = REDIRECT_URI + "/"
+        elif fault == "malformed verifier":
+            verifier = "short"
+        elif fault == "wrong verifier":
+            verifier = "x" * 43
+        elif fault == "other resource":
+            extra["resource"] = "https://other.example.com"
+        elif fault == "resource not allowed":
+            extra["resource"] = "https://evil.example.com"
+        elif fault == "user disabled":
+            async with flow.database.session() as session:
+                await users.set_disabled(session, flow.user_id, True)
+        elif fault == "session ended":
+            await end_browser_session(flow.runtime.server, flow.browser, now=flow.clock())
+    return await flow.exchange(code, verifier, client_id=client_id, **extra)
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        ("unknown", "malformed verifier"),
+        ("unknown", "resource not allowed"),
+        ("another client", "wrong verifier"),
+        ("used", "redirect_uri"),
+        ("expired", "redirect_uri", "malformed verifier"),
+        ("redirect_uri", "malformed verifier"),
+        ("malformed verifier", "resource not allowed"),
+        ("wrong verifier", "other resource"),
+        ("other resource", "user disabled"),
+        ("resource not allowed", "session ended"),
+        ("user disabled", "session ended"),
+        ("session ended",),
+    ],
+    ids=" + ".join,
+)
+async def test_of_several_faults_the_first_checked_is_answered(
+    settings: Settings, database: Database, faults: tuple[str, ...]
+) -> None:
+    async with code_flow(settings, database) as flow:
+        await add_login_client(database, flow.clock(), "other")
+        code, verifier = await flow.code(resource=API)
+        refused = await exchange_with(flow, code, verifier, faults)
+        error = "invalid_grant"
+        if faults[0] == "malformed verifier":
+            error = "invalid_request"
+        elif "resource" in faults[0]:
+            error = "invalid_target"
+        assert error_of(refused) == (400, error)
+        assert refused.json()["error_description"] == FAULTS[faults[0]]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "another client",
+        "redirect_uri",
+        "malformed verifier",
+        "wrong verifier",
+        "other resource",
+        "resource not allowed",
+        "user disabled",
+    ],
+)
+async def test_a_refused_exchange_leaves_the_code_for_its_real_one(
+    settings: Settings, database: Database, fault: str
+) -> None:
+    async with code_flow(settings, database) as flow:
+        await add_login_client(database, flow.clock(), "other")
+        code, verifier = await flow.code(resource=API)
+        refused = await exchange_with(flow, code, verifier, (fault,))
+        assert refused.json()["error_description"] == FAULTS[fault]
+        async with database.session() as session:
+            await users.set_disabled(session, flow.user_id, False)
+        good = await flow.exchange(code, verifier)
+        assert good.status_code == 200, good.text
+        assert decode(good.json()["access_token"], await flow.jwks(), audience=API)
+
+
+async def test_without_an_id_token_key_a_login_fails_before_the_code_is_used(
+    settings: Settings, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with code_flow(settings, database) as flow:
+        await add_login_client(database, flow.clock(), "ed", id_token_alg="EdDSA")
+        login, login_verifier = await flow.code("ed", scope="openid")
+        plain, plain_verifier = await flow.code("ed", scope="read")
+        with monkeypatch.context() as patch:
+            patch.delitem(flow.runtime.keys.ring.active, "EdDSA")
+            refused = await flow.exchange(login, login_verifier, client_id="ed")
+            assert error_of(refused) == (503, "temporarily_unavailable")
+            unused = await authorization_codes.find(
+                database, authorization_codes.code_digest(login)
+            )
+            assert unused is not None and unused.used_at is None
+            # Without openid no ID token is signed: the missing key does not matter.
+            assert (await flow.exchange(plain, plain_verifier, client_id="ed")).status_code == 200
+            # The checks still come first.
+            wrong = await flow.exchange(login, "x" * 43, client_id="ed")
+            assert error_of(wrong) == (400, "invalid_grant")
+        once_the_key_is_back = await flow.exchange(login, login_verifier, client_id="ed")
+        assert once_the_key_is_back.status_code == 200, once_the_key_is_back.text
+        assert "id_token" in once_the_key_is_back.json()

@@ -24,6 +24,7 @@ from issuer.oauth.authorization import (
     decide,
     deny,
     issue_code,
+    needs_the_session,
     remember_consent,
     validate,
 )
@@ -38,7 +39,7 @@ from issuer.web.pages.page import (
     Page,
     PageError,
 )
-from issuer.web.pages.sessions import current_session, log_in
+from issuer.web.pages.sessions import cookie_session_id, current_session, log_in
 
 __all__ = ["ROUTES", "authorize", "consent", "login"]
 
@@ -63,7 +64,14 @@ async def authorize(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Res
     """RFC 6749 §4.1.1; OpenID Connect Core §3.1.2.1: GET and POST MUST both be supported."""
     page = Page(request, runtime)
     params = await page.params()
-    authorization = await validate(runtime.server, params)
+    server = runtime.server
+    authorization = await validate(server, params)
+    session_id = cookie_session_id(page)
+    if session_id is not None and not await needs_the_session(server, authorization):
+        location = await issue_code(server, authorization, session_id, now=page.now)
+        if location is not None:
+            return page.redirect(location)
+        return await answer(page, authorization, None)  # the cookie's session is not live
     return await answer(page, authorization, await current_session(page))
 
 
@@ -125,7 +133,10 @@ async def consent(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Respo
     server = runtime.server
     if decision == "allow":
         await remember_consent(server, authorization, browser_session.user_id)
-        return page.redirect(await issue_code(server, authorization, browser_session, now=page.now))
+        location = await issue_code(server, authorization, browser_session.id, now=page.now)
+        if location is None:  # logged out meanwhile
+            return await answer(page, authorization, None)
+        return page.redirect(location)
     if decision == "deny":
         return page.redirect(await deny(server, authorization))
     raise PageError(400, "The request is not valid", "Choose Allow or Deny.")

@@ -7,7 +7,7 @@ from issuer.store import browser_sessions
 from issuer.store.browser_sessions import BrowserSession
 from issuer.web.pages.page import SESSION_COOKIE, Page
 
-__all__ = ["current_session", "log_in", "log_out"]
+__all__ = ["cookie_session_id", "current_session", "log_in", "log_out"]
 
 
 async def current_session(page: Page) -> BrowserSession | None:
@@ -16,6 +16,15 @@ async def current_session(page: Page) -> BrowserSession | None:
     if cookie_value is None:
         return None
     return await browser_sessions.find(page.runtime.database, cookie_value, now=page.now)
+
+
+def cookie_session_id(page: Page) -> str | None:
+    """The id of the browser's session cookie, not read: whether that session is live is
+    the statement's to check that uses it (`issue_code`)."""
+    cookie_value = page.cookie(SESSION_COOKIE)
+    if not cookie_value or len(cookie_value) > browser_sessions.MAX_COOKIE_LENGTH:
+        return None
+    return browser_sessions.session_id_of(cookie_value)
 
 
 async def log_in(page: Page, user_id: str, previous: BrowserSession | None) -> BrowserSession:
