@@ -290,13 +290,15 @@ class Database:
         return None if found is None else dict(found)
 
     def _open_statement_pool(self) -> StatementPool:
-        dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-        options = _unnamed_statements(self.pooling)
+        if self._statement_pool is None:
+            url = make_url(self.url).set(drivername="postgresql")
+            dsn = url.render_as_string(hide_password=False)
+            options = _unnamed_statements(self.pooling)
 
-        async def connect() -> asyncpg.Connection:
-            return await asyncpg.connect(dsn, **options)
+            async def connect() -> asyncpg.Connection:
+                return await asyncpg.connect(dsn, **options)
 
-        self._statement_pool = StatementPool(connect, self._pool_size)
+            self._statement_pool = StatementPool(connect, self._pool_size)
         return self._statement_pool
 
     @property
