@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cache
+from http.cookies import _unquote as unquote_cookie
+from urllib.parse import unquote
 
 from litestar.types import Scope, Send
 
@@ -16,6 +18,7 @@ __all__ = [
     "NO_STORE",
     "SECURITY_HEADERS",
     "Headers",
+    "cookie",
     "encode_headers",
     "header",
     "security_headers",
@@ -54,6 +57,20 @@ def header(scope: Scope, name: bytes) -> str | None:
     headers: Iterable[tuple[bytes, bytes]] = scope["headers"]
     values = [value.decode("latin-1") for key, value in headers if key.lower() == name]
     return ", ".join(values) if values else None
+
+
+def cookie(scope: Scope, name: str) -> str | None:
+    """A request cookie's value (RFC 6265 §5.4 `Cookie` pairs), decoded as Litestar's
+    `request.cookies` decodes it; the last of that name."""
+    found = None
+    for key, value in scope["headers"]:
+        if key.lower() != b"cookie":
+            continue
+        for pair in value.decode("latin-1").split(";"):
+            pair_name, equals, pair_value = pair.partition("=")
+            if equals and pair_name.strip() == name:
+                found = unquote(unquote_cookie(pair_value.strip()))
+    return found
 
 
 async def send_response(send: Send, status: int, headers: Headers, body: bytes = b"") -> None:

@@ -8,7 +8,6 @@ it."""
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import AsyncIterator
 
 import pytest

@@ -11,12 +11,16 @@ again on every submit.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, Response, post, route
+from litestar.types import Receive, Scope, Send
 
 from issuer.errors import InvalidGrant, InvalidRequest, SlowDown
 from issuer.oauth.authorization import (
+    AuthorizationPageError,
+    AuthorizationRedirectError,
     AuthorizationRequest,
     ConsentNeeded,
     LoginNeeded,
@@ -28,20 +32,34 @@ from issuer.oauth.authorization import (
     remember_consent,
     validate,
 )
+from issuer.oauth.forms import parse_query
 from issuer.oauth.login import authenticate_user
+from issuer.oauth.server import AuthorizationServer
 from issuer.store import users
 from issuer.store.browser_sessions import BrowserSession
-from issuer.web.deps import RuntimeDep
+from issuer.web.deps import RuntimeDep, runtime_of
 from issuer.web.discovery import AUTHORIZATION_PATH
 from issuer.web.pages.page import (
     CONSENT_PATH,
     LOGIN_PATH,
+    SESSION_COOKIE,
     Page,
     PageError,
+    cookie_name,
+    redirect_headers,
 )
 from issuer.web.pages.sessions import cookie_session_id, current_session, log_in
+from issuer.web.protocol import BARE_HANDLER, BARE_METHODS
+from issuer.web.responses import cookie, encode_headers, send_response
 
-__all__ = ["ROUTES", "authorize", "consent", "login"]
+__all__ = [
+    "ROUTES",
+    "authorize",
+    "authorize_at_once",
+    "code_at_once",
+    "consent",
+    "login",
+]
 
 # The one answer to a failed login: it must not tell an unknown e-mail from a wrong password.
 LOGIN_FAILED = "The e-mail address or password is not correct."
@@ -59,19 +77,62 @@ def scope_in_words(scope: str) -> str:
     return SCOPE_WORDS.get(scope, f"Use the permission “{scope}”")
 
 
-@route(AUTHORIZATION_PATH, http_method=["GET", "POST"], include_in_schema=False)
+async def code_at_once(
+    server: AuthorizationServer,
+    authorization: AuthorizationRequest,
+    session_id: str | None,
+    *,
+    now: datetime,
+) -> str | None:
+    """The redirect with a code, when the request needs nothing of the browser session but
+    that it is live, and it is: one statement (`issue_code`). None: the pages decide."""
+    if session_id is None or await needs_the_session(server, authorization):
+        return None
+    return await issue_code(server, authorization, session_id, now=now)
+
+
+async def authorize_at_once(scope: Scope, receive: Receive, send: Send) -> bool:
+    """A GET of the authorization endpoint that `code_at_once` answers, answered before
+    routing (`IssuerApp`'s bare routes): the request of every login from a present session,
+    where the framework cost more than the login. Anything else (no session cookie, an
+    invalid request, a page to show) is left to `authorize`: False."""
+    runtime = runtime_of(scope)
+    session_id = cookie_session_id(cookie(scope, cookie_name(SESSION_COOKIE, runtime.settings)))
+    if session_id is None:
+        return False
+    try:
+        params = parse_query(scope["query_string"].decode("latin-1")).fields()
+        authorization = await validate(runtime.server, params)
+    except (InvalidRequest, AuthorizationPageError, AuthorizationRedirectError):
+        return False  # `authorize` shows or redirects it
+    location = await code_at_once(runtime.server, authorization, session_id, now=runtime.clock())
+    if location is None:
+        return False
+    headers = encode_headers(redirect_headers(runtime.settings.url, location))
+    await send_response(send, 302, [*headers, *_EMPTY_TEXT])
+    return True
+
+
+# What Litestar sends with the empty body of `Page.redirect`.
+_EMPTY_TEXT = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"0")]
+
+
+@route(
+    AUTHORIZATION_PATH,
+    http_method=["GET", "POST"],
+    include_in_schema=False,
+    opt={BARE_METHODS: ("GET",), BARE_HANDLER: authorize_at_once},
+)
 async def authorize(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Response[Any]:
     """RFC 6749 §4.1.1; OpenID Connect Core §3.1.2.1: GET and POST MUST both be supported."""
     page = Page(request, runtime)
     params = await page.params()
     server = runtime.server
     authorization = await validate(server, params)
-    session_id = cookie_session_id(page)
-    if session_id is not None and not await needs_the_session(server, authorization):
-        location = await issue_code(server, authorization, session_id, now=page.now)
-        if location is not None:
-            return page.redirect(location)
-        return await answer(page, authorization, None)  # the cookie's session is not live
+    session_id = cookie_session_id(page.cookie(SESSION_COOKIE))
+    location = await code_at_once(server, authorization, session_id, now=page.now)
+    if location is not None:
+        return page.redirect(location)
     return await answer(page, authorization, await current_session(page))
 
 

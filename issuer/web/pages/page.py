@@ -42,6 +42,7 @@ __all__ = [
     "PageError",
     "cookie_name",
     "page_headers",
+    "redirect_headers",
 ]
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -96,6 +97,11 @@ def _form_action_source(target: str | None) -> str:
 def page_headers(issuer_url: str, redirect_target: str | None = None) -> dict[str, str]:
     """The headers of every hosted page and of the redirects they answer with."""
     return _page_headers(issuer_url, _form_action_source(redirect_target))
+
+
+def redirect_headers(issuer_url: str, location: str) -> dict[str, str]:
+    """The headers of a page's redirect to `location`."""
+    return {**page_headers(issuer_url, location), "Location": location}
 
 
 @lru_cache(maxsize=256)
@@ -258,7 +264,7 @@ class Page:
         return Response(
             b"",
             status_code=self.redirect_status,
-            headers={**page_headers(self.settings.url, location), "Location": location},
+            headers=redirect_headers(self.settings.url, location),
             cookies=self.cookies,
             media_type=MediaType.TEXT,
         )

@@ -18,10 +18,9 @@ async def current_session(page: Page) -> BrowserSession | None:
     return await browser_sessions.find(page.runtime.database, cookie_value, now=page.now)
 
 
-def cookie_session_id(page: Page) -> str | None:
-    """The id of the browser's session cookie, not read: whether that session is live is
-    the statement's to check that uses it (`issue_code`)."""
-    cookie_value = page.cookie(SESSION_COOKIE)
+def cookie_session_id(cookie_value: str | None) -> str | None:
+    """The id of the session a session cookie names, not read: whether that session is
+    live is for the statement that uses it to check (`issue_code`)."""
     if not cookie_value or len(cookie_value) > browser_sessions.MAX_COOKIE_LENGTH:
         return None
     return browser_sessions.session_id_of(cookie_value)
