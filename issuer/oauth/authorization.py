@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 from issuer.errors import InvalidRequest, InvalidScope
 from issuer.jose.errors import VerificationError
@@ -449,7 +449,10 @@ def _with_query(uri: str, **params: str | None) -> str:
     """`uri` with `params` (None left out) added to its query (RFC 6749 §4.1.2: the
     redirect URI's own query component MUST be retained)."""
     parts = urlsplit(uri)
-    added = urlencode({name: value for name, value in params.items() if value is not None})
+    # The names are ours and need no quoting; the values are quoted as urlencode would.
+    added = "&".join(
+        f"{name}={quote_plus(value)}" for name, value in params.items() if value is not None
+    )
     query = f"{parts.query}&{added}" if parts.query else added
     return urlunsplit(parts._replace(query=query))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from types import MappingProxyType
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from issuer.errors import InvalidRequest
 
@@ -81,22 +81,33 @@ def parse_query(query: str) -> Form:
 
 
 def _parse(text: str, malformed: str) -> Form:
-    try:
-        pairs = parse_qsl(
-            text,
-            keep_blank_values=True,
-            strict_parsing=bool(text),
-            encoding="utf-8",
-            errors="strict",
-            max_num_fields=MAX_FIELDS,
-        )
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidRequest(malformed) from None
+    """`name=value` pairs joined by `&` (Appendix B: `+` is a space, `%XX` a UTF-8 byte),
+    as `urllib.parse.parse_qsl(strict_parsing=True, errors="strict")` reads them, and as
+    fast as a pair that needs no decoding allows (every token request has one)."""
     fields: dict[str, list[str]] = {}
-    for name, value in pairs:
+    if not text:
+        return Form(fields)
+    if text.count("&") >= MAX_FIELDS:
+        raise InvalidRequest(malformed)
+    for pair in text.split("&"):
+        name, equals, value = pair.partition("=")
+        if not equals:
+            raise InvalidRequest(malformed)
+        name, value = _decoded(name, malformed), _decoded(value, malformed)
         refuse_nul(name, value)
         fields.setdefault(name, []).append(value)
     return Form(fields)
+
+
+def _decoded(part: str, malformed: str) -> str:
+    if "+" in part:
+        part = part.replace("+", " ")
+    if "%" not in part:
+        return part
+    try:
+        return unquote(part, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidRequest(malformed) from None
 
 
 def refuse_nul(*values: str) -> None:
