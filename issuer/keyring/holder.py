@@ -94,8 +94,11 @@ class KeyRingHolder:
         """Reload every ISSUER_RING_REFRESH_SECONDS, or at once when `changed()`; a failed
         reload keeps the last ring."""
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+            # arrives as the event is set, and this loop then outlives the process's close.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), self._settings.ring_refresh_seconds)
+                async with asyncio.timeout(self._settings.ring_refresh_seconds):
+                    await self._changed.wait()
             self._changed.clear()
             try:
                 await (self.refresh() if self.loaded else self.start())

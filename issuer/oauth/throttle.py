@@ -149,7 +149,8 @@ class LoginThrottle:
             gate = self._gates[pair] = _Gate(asyncio.Semaphore(self.limit))
         gate.users += 1
         try:
-            await asyncio.wait_for(gate.places.acquire(), MAX_QUEUE_SECONDS)
+            async with asyncio.timeout(MAX_QUEUE_SECONDS):  # wait_for may swallow a cancel
+                await gate.places.acquire()
         except TimeoutError:
             self._drop(pair, gate)
             return False

@@ -87,7 +87,8 @@ class ChangeListener:
             log.info("listening for change notifications")
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), KEEPALIVE_SECONDS)
+                    async with asyncio.timeout(KEEPALIVE_SECONDS):  # not wait_for: see holder
+                        await lost.wait()
                 if not lost.is_set():
                     await connection.fetchval("SELECT 1", timeout=10)
             raise ConnectionError("the listening connection was closed")

@@ -51,7 +51,7 @@ POOLING_MODES = ("session", "transaction")
 
 log = logging.getLogger("issuer.database")
 
-# How long closing the raw pool may wait for connections in use before terminating them.
+# How long closing the statement pool may wait for connections in use before terminating them.
 POOL_CLOSE_SECONDS = 5
 
 

@@ -154,3 +154,28 @@ async def test_a_reload_without_the_database_is_one_warning_and_counted(
     message = warning.getMessage()
     assert message.startswith("key ring reload failed, database unavailable (")
     assert "\n" not in message and "[SQL" not in message and "Background on" not in message
+
+
+async def test_the_poll_stops_when_cancelled_as_a_change_arrives(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A change notified in the same turn as the process's close: the cancel wins (3.11's
+    wait_for returned the change instead, and the poll outlived the close)."""
+    from issuer.keyring.holder import KeyRingHolder
+    from issuer.store.database import Database
+
+    settings = make_settings(database_url, tmp_path / "k", ISSUER_RING_REFRESH_SECONDS=3600)
+    database = Database(settings.database_url)
+    holder = KeyRingHolder(database, settings, bytes(32), ManualClock())
+    polling = asyncio.create_task(holder.poll_forever())
+    try:
+        await asyncio.sleep(0.05)  # waiting for a change
+        holder.changed()
+        polling.cancel()
+        done, _ = await asyncio.wait([polling], timeout=5)
+        assert done and polling.cancelled()
+    finally:
+        polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+        await database.dispose()
