@@ -258,9 +258,9 @@ class Database:
     """Owns the engine; hands out sessions whose transactions the caller commits.
 
     On Postgres a process holds at most `pool_size` connections for the ORM's sessions and
-    twice as many for `fetch_one`: the paths every request takes (token checks, refresh
-    rotation, a login's authorization and code exchange) are single statements there, and
-    with more requests in flight than connections they queue for one.
+    twice as many for `fetch_one` (`StatementPool`): the paths every request takes (token
+    checks, refresh rotation, a login's authorization and code exchange) are single
+    statements there, and with more requests in flight than connections they queue for one.
     """
 
     def __init__(self, url: str, *, pool_size: int = 10, pooling: str = "session") -> None:
@@ -320,9 +320,9 @@ class Database:
         return True
 
     async def dispose(self) -> None:
-        """Close both pools, in bounded time: asyncpg's graceful close waits for every
-        connection to be released, and one a cancelled request never gave back would hold
-        the shutdown forever; after POOL_CLOSE_SECONDS the rest are terminated."""
+        """Close both pools, in bounded time: a graceful close waits for every connection
+        in use to come back, and one a stuck request never gave back would hold the
+        shutdown forever; after POOL_CLOSE_SECONDS the rest are terminated."""
         if self._statement_pool is not None:
             pool, self._statement_pool = self._statement_pool, None
             if not await pool.close(POOL_CLOSE_SECONDS):
