@@ -38,7 +38,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from issuer.store import browser_sessions, families
 from issuer.store.browser_sessions import BrowserSession
 from issuer.store.database import Database, Statement, string_list
-from issuer.store.models import AuthorizationCode, RefreshFamily, RefreshToken, Timestamp, User
+from issuer.store.models import AuthorizationCode, RefreshFamily, Timestamp, User
 from issuer.store.models import BrowserSession as BrowserSessionRow
 
 __all__ = [
@@ -236,21 +236,8 @@ def _consume_and_log_in_on_postgres() -> Statement:
         .returning(RefreshFamily.id, RefreshFamily.scope)
         .cte("family")
     )
-    token = (
-        insert(RefreshToken)
-        .from_select(
-            ["jti", "family_id", "scope", "issued_at", "expires_at"],
-            select(
-                bindparam("first", type_=String),
-                family.c.id,
-                family.c.scope,
-                _NOW,
-                bindparam("refresh_until", type_=Timestamp),
-            ),
-        )
-        .returning(RefreshToken.jti)
-        .cte("token")
-    )
+    until = bindparam("refresh_until", type_=Timestamp)
+    token = families.first_token(family.c.id, family.c.scope, until).cte("token")
     return Statement.of(select(consumed).add_cte(token))
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.elements import BindParameter
 
 from issuer.store import audit
@@ -46,6 +47,7 @@ __all__ = [
     "add_login",
     "count_live_for_client",
     "find_token",
+    "first_token",
     "granted",
     "live_family",
     "live_refresh_token",
@@ -163,17 +165,19 @@ def _login_on_postgres() -> Statement:
         .returning(RefreshFamily.id)
         .cte("family")
     )
-    return Statement.of(
+    return Statement.of(first_token(family.c.id, bindparam("granted", type_=String), _UNTIL))
+
+
+def first_token(
+    family_id: ColumnElement[str], scope: ColumnElement[str], until: BindParameter[datetime]
+) -> ReturningInsert[tuple[str]]:
+    """The INSERT of a new family's first refresh token (its jti bound as `first`), from the
+    family a login's statement inserts before it, in a CTE."""
+    return (
         insert(RefreshToken)
         .from_select(
             ["jti", "family_id", "scope", "issued_at", "expires_at"],
-            select(
-                bindparam("first", type_=String),
-                family.c.id,
-                bindparam("granted", type_=String),
-                _NOW,
-                _UNTIL,
-            ),
+            select(bindparam("first", type_=String), family_id, scope, _NOW, until),
         )
         .returning(RefreshToken.jti)
     )
