@@ -156,16 +156,17 @@ class StatementPool:
             if not waiter.done():
                 waiter.set_result(None)  # it sees the pool closed
         idle, self._idle = self._idle, []
-        for connection in idle:
-            await connection.close()
-        if not self._busy:
-            return True
         self._drained = asyncio.Event()
+        if not self._busy:
+            self._drained.set()
         try:
-            await asyncio.wait_for(self._drained.wait(), grace)
+            async with asyncio.timeout(grace):
+                for connection in idle:
+                    await connection.close()
+                await self._drained.wait()
             return True
         except TimeoutError:
-            for connection in list(self._busy):
+            for connection in [*idle, *self._busy]:
                 connection.terminate()
             self._busy.clear()
             return False
