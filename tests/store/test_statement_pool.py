@@ -5,83 +5,70 @@ bounded close."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 from sqlalchemy import make_url
 
-from issuer.store.database import Database, _stale
+from issuer.store.database import Database, Statement
 from issuer.store.statement_pool import StatementPool
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
 
 @pytest.fixture
-async def pool(database: Database) -> AsyncIterator[StatementPool]:
-    dsn = make_url(database.url).set(drivername="postgresql").render_as_string(False)
-
-    async def connect() -> asyncpg.Connection:
-        return await asyncpg.connect(dsn)
-
-    statement_pool = StatementPool(connect, 2)
-    yield statement_pool
-    await statement_pool.close(1)
+def pool(database: Database) -> StatementPool:
+    """The database's own statement pool, of two connections."""
+    database._pool_size = 2
+    return database._open_statement_pool()
 
 
-async def test_at_most_size_connections_and_a_queue_for_the_rest(pool: StatementPool) -> None:
-    async def one(n: int) -> int:
-        row = await pool.fetchrow(
-            "SELECT pg_backend_pid() AS pid, pg_sleep(0.05)", [], stale=_stale
-        )
-        assert row is not None
-        return int(row["pid"])
+async def backend(database: Database, sql: str = "SELECT pg_backend_pid() AS pid") -> int:
+    row = await database.fetch_one(Statement(sql))
+    assert row is not None
+    return int(row["pid"])
 
-    pids = await asyncio.gather(*(one(n) for n in range(8)))
+
+async def test_at_most_size_connections_and_a_queue_for_the_rest(
+    database: Database, pool: StatementPool
+) -> None:
+    sleepy = "SELECT pg_backend_pid() AS pid, pg_sleep(0.05) AS slept"
+    pids = await asyncio.gather(*(backend(database, sleepy) for _ in range(8)))
     assert len(set(pids)) <= 2  # eight statements, two connections, the rest waited
 
 
 async def test_a_statement_error_keeps_the_connection_a_cancel_ends_it(
-    pool: StatementPool,
+    database: Database, pool: StatementPool
 ) -> None:
-    first = await pool.fetchrow("SELECT pg_backend_pid() AS pid", [], stale=_stale)
+    first = await backend(database)
     with pytest.raises(asyncpg.DivisionByZeroError):
-        await pool.fetchrow("SELECT 1 / 0", [], stale=_stale)
-    again = await pool.fetchrow("SELECT pg_backend_pid() AS pid", [], stale=_stale)
-    assert first is not None and again is not None and again["pid"] == first["pid"]
+        await database.fetch_one(Statement("SELECT 1 / 0 AS nothing"))
+    assert await backend(database) == first
 
-    slow = asyncio.create_task(pool.fetchrow("SELECT pg_sleep(5)", [], stale=_stale))
+    slow = asyncio.create_task(database.fetch_one(Statement("SELECT pg_sleep(5) AS slept")))
     await asyncio.sleep(0.1)
     slow.cancel()
     with pytest.raises(asyncio.CancelledError):
         await slow
-    after = await pool.fetchrow("SELECT pg_backend_pid() AS pid", [], stale=_stale)
-    assert after is not None and after["pid"] != first["pid"]  # a new connection
+    assert await backend(database) != first  # a new connection
 
 
 async def test_connections_ended_by_the_server_are_replaced_and_the_statement_runs(
-    pool: StatementPool, database: Database
+    database: Database, pool: StatementPool
 ) -> None:
-    pids = await asyncio.gather(
-        *(
-            pool.fetchrow("SELECT pg_backend_pid() AS pid, pg_sleep(0.05)", [], stale=_stale)
-            for _ in range(2)
-        )
-    )
+    sleepy = "SELECT pg_backend_pid() AS pid, pg_sleep(0.05) AS slept"
+    pids = await asyncio.gather(*(backend(database, sleepy) for _ in range(2)))
     # What a restart does to every idle connection: the server ends them.
     killer = await asyncpg.connect(
         make_url(database.url).set(drivername="postgresql").render_as_string(False)
     )
     try:
-        for row in pids:
-            assert row is not None
-            await killer.execute("SELECT pg_terminate_backend($1)", row["pid"])
+        for pid in pids:
+            await killer.execute("SELECT pg_terminate_backend($1)", pid)
     finally:
         await killer.close()
-    await asyncio.sleep(0.2)
     for _ in range(4):
-        row = await pool.fetchrow("SELECT 1 AS one", [], stale=_stale)
-        assert row is not None and row["one"] == 1
+        assert await backend(database) not in pids
 
 
 async def test_close_is_bounded_and_refuses_what_comes_after(pool: StatementPool) -> None:
