@@ -55,6 +55,8 @@ async def test_latency_is_recorded_by_route_template_and_status_class(
         missing = await client.post(f"/admin/users/{user_id}/enable", headers=admin_headers)
         assert missing.status_code == 404
     assert (await client.get("/admin/keys")).status_code == 401
+    unknown = f"/no-such-path/{user_ids[0]}"
+    assert (await client.get(unknown)).status_code == 404
     after = await scrape(client)
 
     def delta(route: str, status: str) -> float:
@@ -63,6 +65,7 @@ async def test_latency_is_recorded_by_route_template_and_status_class(
     assert delta("/healthz", "2xx") == 3
     assert delta("/admin/users/{user_id}/enable", "4xx") == 2
     assert delta("/admin/keys", "4xx") == 1
+    assert delta("unmatched", "4xx") == 1  # an unknown path: one label for them all
     # The raw path never becomes a label value, so the label set stays bounded.
     text = (await client.get("/metrics")).text
     assert not any(user_id in text for user_id in user_ids)
